@@ -1,0 +1,104 @@
+"""Decode scanned images (PNG, JPEG, single- and multi-page TIFF) into 8-bit pixels.
+
+Every Pillow mode a scanner produces is accepted: alpha is flattened onto white
+(OCRmyPDF refuses such images; we do not), palettes expanded, 16-bit and float
+rescaled, CMYK converted. Oversized headers are refused before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.errors import CorruptFileError, ImageTooLargeError
+
+# Pillow's own bomb check is ours to make (with a clerk-readable message), not a warning.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def _check_size(image: Image.Image, path: Path, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels or width <= 0 or height <= 0:
+        raise ImageTooLargeError(
+            f"{path}: the image claims {width} x {height} pixels, far more than any scanned "
+            f"page (limit {max_pixels:,} pixels); it is refused as possibly malicious.",
+            hint="Rescan the page at 300-600 dpi.",
+        )
+
+
+def frame_count(path: Path, max_pixels: int) -> int:
+    """Number of pages in an image file (TIFFs can hold many)."""
+    with _open(path) as image:
+        _check_size(image, path, max_pixels)
+        return getattr(image, "n_frames", 1)
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Image.open(path)
+    except UnidentifiedImageError as exc:
+        raise CorruptFileError(
+            f"{path}: the image cannot be decoded (damaged or not really an image).",
+            hint="Scan the page again.",
+        ) from exc
+
+
+def _dpi(image: Image.Image) -> int | None:
+    dpi = image.info.get("dpi")
+    if not dpi:
+        return None
+    try:
+        value = round(float(dpi[0]))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if 50 <= value <= 2400 else None
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """8-bit gray (2-D) or BGR (3-D) pixels, whatever the Pillow mode."""
+    mode = image.mode
+    if mode in {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}:
+        data = np.asarray(image, dtype=np.float64)
+        low, high = float(data.min()), float(data.max())
+        if high <= low:
+            return np.full(data.shape, 255, dtype=np.uint8)
+        return ((data - low) * (255.0 / (high - low))).astype(np.uint8)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in {"LA", "PA", "RGBA", "La", "RGBa"}:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba).convert("RGB")
+        mode = "RGB"
+    if mode == "1":
+        return np.asarray(image.convert("L"))
+    if mode == "L":
+        return np.asarray(image)
+    if mode != "RGB":
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
+def load_frame(path: Path, index: int, max_pixels: int) -> tuple[np.ndarray, int | None]:
+    """Pixels of page `index` of an image file, and the resolution it claims (if any)."""
+    with _open(path) as image:
+        _check_size(image, path, max_pixels)
+        try:
+            image.seek(index)
+            _check_size(image, path, max_pixels)
+            image.load()
+        except EOFError as exc:
+            raise CorruptFileError(f"{path}: page {index + 1} is missing from the file.") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise CorruptFileError(
+                f"{path}: the image is damaged or cut short ({exc}).",
+                hint="Copy the original again or rescan it.",
+            ) from exc
+        return to_array(image), _dpi(image)

@@ -1,0 +1,181 @@
+"""Read PDF pages: the text layer through pdfplumber (words with boxes, never OCRed when
+usable) and rasterizing through pdfium for pages that must be OCRed.
+
+Coordinates are returned in pixels at the requested resolution, so text-layer words and
+OCR words share one coordinate system ("page pixels").
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pdfplumber
+import pypdfium2 as pdfium
+from pdfminer.pdfdocument import PDFPasswordIncorrect
+from pdfminer.pdfparser import PDFSyntaxError
+
+from pipeline.errors import CorruptFileError, EncryptedPdfError
+from pipeline.model import Word
+
+log = logging.getLogger(__name__)
+
+# A text layer is "usable" when it has enough characters and nearly all of them are real
+# text: fonts without a Unicode map come out as "(cid:123)" or private-use glyphs.
+MIN_TEXT_CHARS = 20
+MIN_GOOD_CHAR_RATIO = 0.9
+
+
+@dataclass
+class TextLayer:
+    words: list[Word]
+    chars: int
+    good_ratio: float
+
+    @property
+    def usable(self) -> bool:
+        return self.chars >= MIN_TEXT_CHARS and self.good_ratio >= MIN_GOOD_CHAR_RATIO
+
+
+def _good_char(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in "LNPS" and category != "Co"
+
+
+def _encrypted(path: Path) -> EncryptedPdfError:
+    return EncryptedPdfError(
+        f"{path}: the PDF is protected by a password.",
+        hint="Ask the sender for an unprotected copy, or print it to a new PDF.",
+    )
+
+
+def _corrupt(path: Path, exc: Exception) -> CorruptFileError:
+    return CorruptFileError(
+        f"{path}: the PDF is damaged and cannot be read ({type(exc).__name__}).",
+        hint="Get the original file again or rescan the paper.",
+    )
+
+
+class PdfSource:
+    """One open PDF, for reading many of its pages."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self._pdfium = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise _encrypted(path) from exc
+            raise _corrupt(path, exc) from exc
+        try:
+            self._plumber = pdfplumber.open(str(path))
+            self.page_count = len(self._pdfium)
+        except PDFPasswordIncorrect as exc:
+            self.close()
+            raise _encrypted(path) from exc
+        except (PDFSyntaxError, Exception) as exc:  # pdfminer raises many kinds
+            self.close()
+            raise _corrupt(path, exc) from exc
+        if self.page_count == 0:
+            self.close()
+            raise CorruptFileError(f"{path}: the PDF has no pages.")
+
+    def close(self) -> None:
+        for handle in ("_plumber", "_pdfium"):
+            obj = getattr(self, handle, None)
+            if obj is not None:
+                obj.close()
+                setattr(self, handle, None)
+
+    def page_size_points(self, index: int) -> tuple[float, float]:
+        width, height = self._pdfium[index].get_size()
+        return float(width), float(height)
+
+    def text_layer(self, index: int, dpi: int) -> TextLayer:
+        """Words of the page's own text layer, in pixels at `dpi`."""
+        page = self._plumber.pages[index]
+        try:
+            scale = dpi / 72.0
+            raw = page.extract_words(keep_blank_chars=False, use_text_flow=False)
+            text = "".join(w["text"] for w in raw)
+            chars = len(text)
+            good = sum(1 for ch in text if _good_char(ch))
+            if "(cid:" in text:
+                good = 0
+            words = _lines_to_words(raw, scale)
+        finally:
+            page.flush_cache()
+            # pdfplumber keeps parsed pages; drop them so memory stays flat on long PDFs.
+            page.close()
+        return TextLayer(words=words, chars=chars, good_ratio=(good / chars) if chars else 0.0)
+
+    def rasterize(self, index: int, dpi: int, max_pixels: int) -> tuple[np.ndarray, int]:
+        """BGR pixels of the page; the resolution is lowered for absurdly large pages."""
+        width_pt, height_pt = self.page_size_points(index)
+        pixels = (width_pt * dpi / 72.0) * (height_pt * dpi / 72.0)
+        if pixels > max_pixels:
+            dpi = max(int(dpi * (max_pixels / pixels) ** 0.5), 36)
+        page = self._pdfium[index]
+        try:
+            bitmap = page.render(scale=dpi / 72.0, grayscale=False)
+            array = bitmap.to_numpy()
+        except pdfium.PdfiumError as exc:
+            raise _corrupt(self.path, exc) from exc
+        finally:
+            page.close()
+        if array.ndim == 3 and array.shape[2] == 4:
+            array = array[:, :, :3]
+        return np.ascontiguousarray(array), dpi
+
+
+def _lines_to_words(raw: list[dict], scale: float) -> list[Word]:
+    """pdfplumber words -> Words grouped into lines by vertical overlap, reading order."""
+    ordered = sorted(raw, key=lambda w: (round(w["top"]), w["x0"]))
+    words: list[Word] = []
+    line_id = -1
+    line_top = line_bottom = None
+    for w in ordered:
+        top, bottom = float(w["top"]), float(w["bottom"])
+        middle = (top + bottom) / 2
+        if line_top is None or not (line_top <= middle <= line_bottom):
+            line_id += 1
+            line_top, line_bottom = top, bottom
+        bbox = (
+            int(w["x0"] * scale),
+            int(top * scale),
+            int(round(w["x1"] * scale)),
+            int(round(bottom * scale)),
+        )
+        words.append(Word(w["text"], bbox, 100.0, line_id))
+    # Within a line, left to right.
+    words.sort(key=lambda word: (word.line_id, word.bbox[0]))
+    return words
+
+
+_cache: OrderedDict[str, PdfSource] = OrderedDict()
+_CACHE_SIZE = 2
+
+
+def open_pdf(path: Path) -> PdfSource:
+    """A cached open PDF: a worker reading page after page of a long PDF opens it once."""
+    key = str(path)
+    source = _cache.get(key)
+    if source is not None:
+        _cache.move_to_end(key)
+        return source
+    source = PdfSource(path)
+    _cache[key] = source
+    while len(_cache) > _CACHE_SIZE:
+        _, old = _cache.popitem(last=False)
+        old.close()
+    return source
+
+
+def close_all() -> None:
+    while _cache:
+        _, source = _cache.popitem()
+        source.close()
