@@ -15,6 +15,10 @@ ReadMethod = Literal["text_layer", "ocr", "empty"]
 DocumentStatus = Literal["new", "present", "reused", "failed"]
 ReuseKind = Literal["exact", "near", "identity", "none"]
 
+PERSON_ID_FIELDS = ("id_number", "holder_id_number", "applicant_id_number")
+MAIN_DATE_FIELDS = ("issue_date", "registration_date", "date")
+OFFICE_FIELDS = ("issuer", "registration_office", "recipient")
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -165,10 +169,32 @@ class Document:
         return self.last_page - self.first_page + 1
 
     def field_value(self, name: str) -> str | None:
+        """The first valid value of a field, or None."""
         for f in self.fields:
             if f.name == name and f.valid:
                 return f.value
         return None
+
+    def first_value(self, names: tuple[str, ...]) -> str | None:
+        for name in names:
+            value = self.field_value(name)
+            if value:
+                return value
+        return None
+
+    @property
+    def person_id(self) -> str | None:
+        """The personal ID number this document is about (FIELDS.md, identity keys)."""
+        return self.first_value(PERSON_ID_FIELDS)
+
+    @property
+    def main_date(self) -> str | None:
+        """The date a search's date range applies to: when the document was issued."""
+        return self.first_value(MAIN_DATE_FIELDS)
+
+    @property
+    def office(self) -> str | None:
+        return self.first_value(OFFICE_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,3 +209,52 @@ def document_id(sha256: str, first_page: int, last_page: int, page_count: int) -
     if first_page == 0 and last_page == page_count - 1:
         return base
     return f"{base}-p{first_page + 1}-{last_page + 1}"
+
+
+def _bbox(value: Any) -> BBox | None:
+    return tuple(int(v) for v in value) if value is not None else None  # type: ignore[return-value]
+
+
+def page_from_dict(data: dict[str, Any]) -> Page:
+    cleanup = data.get("cleanup")
+    return Page(
+        index=data["index"],
+        width=data["width"],
+        height=data["height"],
+        dpi=data["dpi"],
+        method=data["method"],
+        words=[
+            Word(w["text"], _bbox(w["bbox"]), w["confidence"], w["line_id"])  # type: ignore[arg-type]
+            for w in data.get("words", [])
+        ],
+        phash=data.get("phash"),
+        cleanup=CleanupMetrics(**cleanup) if cleanup else None,
+        warnings=list(data.get("warnings", [])),
+        timings=dict(data.get("timings", {})),
+    )
+
+
+def field_from_dict(data: dict[str, Any]) -> Field:
+    return Field(**{**data, "bbox": _bbox(data.get("bbox"))})
+
+
+def document_from_dict(data: dict[str, Any]) -> Document:
+    """Inverse of Document.to_dict (as stored in sidecars and catalogs)."""
+    reuse = data.get("reuse")
+    return Document(
+        id=data["id"],
+        source=SourceFile(**data["source"]),
+        first_page=data["first_page"],
+        last_page=data["last_page"],
+        doc_type=data.get("doc_type", "unknown"),
+        doc_type_score=data.get("doc_type_score", 0.0),
+        pages=[page_from_dict(p) for p in data.get("pages", [])],
+        fields=[field_from_dict(f) for f in data.get("fields", [])],
+        status=data.get("status", "new"),
+        error=data.get("error"),
+        reuse=ReuseDecision(**reuse) if reuse else None,
+        outputs=dict(data.get("outputs", {})),
+        timings=[StageTiming(**t) for t in data.get("timings", [])],
+        created_at=data.get("created_at"),
+        dossier_id=data.get("dossier_id"),
+    )

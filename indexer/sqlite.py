@@ -1,0 +1,430 @@
+"""The embedded catalog and search index: one SQLite file (WAL) in the store.
+
+The whole Document is kept as JSON (the catalog is the source of truth, any search
+index can be rebuilt from it); columns and side tables hold what is filtered or looked
+up: fields, page hashes in chunks (near-duplicate candidates by index, not by scan),
+timings, failures, and an FTS5 table over the diacritic-folded text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.base import (
+    PageMatch,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    phash_chunks,
+)
+from indexer.highlight import highlight, query_terms
+from pipeline.errors import BackendError, BackendUnavailableError
+from pipeline.model import Document, document_from_dict
+from pipeline.textnorm import fold
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    first_page INTEGER NOT NULL,
+    last_page INTEGER NOT NULL,
+    doc_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    person_id TEXT,
+    main_date TEXT,
+    office TEXT,
+    office_folded TEXT,
+    dossier_id TEXT,
+    created_at TEXT NOT NULL,
+    seconds REAL,
+    text TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_sha256 ON documents(sha256);
+CREATE INDEX IF NOT EXISTS documents_person ON documents(person_id);
+CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
+CREATE INDEX IF NOT EXISTS documents_created ON documents(created_at);
+CREATE TABLE IF NOT EXISTS pages (
+    document_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    phash INTEGER,
+    PRIMARY KEY (document_id, page_index)
+);
+CREATE TABLE IF NOT EXISTS phash_chunks (
+    chunk INTEGER NOT NULL,
+    document_id TEXT NOT NULL,
+    page_index INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS phash_chunks_chunk ON phash_chunks(chunk);
+CREATE INDEX IF NOT EXISTS phash_chunks_doc ON phash_chunks(document_id);
+CREATE TABLE IF NOT EXISTS fields (
+    document_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT,
+    valid INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fields_name_value ON fields(name, value);
+CREATE INDEX IF NOT EXISTS fields_doc ON fields(document_id);
+CREATE TABLE IF NOT EXISTS timings (
+    document_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    page INTEGER,
+    seconds REAL NOT NULL,
+    worker TEXT
+);
+CREATE INDEX IF NOT EXISTS timings_doc ON timings(document_id);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (path, sha256)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    folded, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _signed64(value: int) -> int:
+    """SQLite integers are signed 64-bit; store the unsigned hash bit for bit."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _unsigned64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression: every folded term must occur (quoted, so no operator
+    in user input is interpreted)."""
+    terms = query_terms(text)
+    if not terms:
+        return None
+    return " ".join(f'"{t}"' for t in terms)
+
+
+class SqliteIndex:
+    """The Index protocol over one SQLite file. One writer process; readers any time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(path), timeout=30.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise BackendUnavailableError(
+                f"The catalog {path} cannot be opened: {exc}.",
+                hint="Check the --store folder; if the file is damaged, restore it from backup.",
+            ) from exc
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"The store folder {path.parent} is not usable: {exc}."
+            ) from exc
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise BackendError(
+                f"The catalog {self.path} was written by a newer dossier (schema {version}).",
+                hint="Upgrade dossier to read it.",
+            )
+        with self.conn:
+            self.conn.executescript(_SCHEMA)
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: a killed process leaves no half-written document."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            self.conn.commit()
+
+    # -- documents ---------------------------------------------------------------
+
+    def find_by_sha256(self, sha256: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM documents WHERE sha256 = ? ORDER BY first_page", (sha256,)
+        )
+        return [row[0] for row in rows]
+
+    def put_document(self, doc: Document) -> None:
+        with self.transaction() as conn:
+            self._delete(conn, doc.id)
+            self._insert(conn, doc)
+
+    def put_documents(self, docs: list[Document]) -> None:
+        """Several documents (e.g. all documents of one batch scan) in one transaction."""
+        with self.transaction() as conn:
+            for doc in docs:
+                self._delete(conn, doc.id)
+                self._insert(conn, doc)
+
+    def _delete(self, conn: sqlite3.Connection, doc_id: str) -> None:
+        row = conn.execute("SELECT rowid FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return
+        conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (row[0],))
+        for table in ("pages", "phash_chunks", "fields", "timings"):
+            conn.execute(f"DELETE FROM {table} WHERE document_id = ?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def _insert(self, conn: sqlite3.Connection, doc: Document) -> None:
+        if doc.created_at is None:
+            doc.created_at = _now()
+        text = doc.text
+        office = doc.office
+        seconds = sum(t.seconds for t in doc.timings if t.page is None)
+        cursor = conn.execute(
+            "INSERT INTO documents (id, sha256, source_path, media_type, first_page, last_page,"
+            " doc_type, status, person_id, main_date, office, office_folded, dossier_id,"
+            " created_at, seconds, text, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.id,
+                doc.source.sha256,
+                doc.source.path,
+                doc.source.media_type,
+                doc.first_page,
+                doc.last_page,
+                doc.doc_type,
+                doc.status,
+                doc.person_id,
+                doc.main_date,
+                office,
+                fold(office) if office else None,
+                doc.dossier_id,
+                doc.created_at,
+                seconds,
+                text,
+                json.dumps(doc.to_dict(), ensure_ascii=False),
+            ),
+        )
+        rowid = cursor.lastrowid
+        conn.execute(
+            "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
+            (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
+        )
+        for position, page in enumerate(doc.pages):
+            phash = _signed64(page.phash) if page.phash is not None else None
+            conn.execute(
+                "INSERT INTO pages (document_id, page_index, method, phash) VALUES (?,?,?,?)",
+                (doc.id, position, page.method, phash),
+            )
+            if page.phash is not None:
+                conn.executemany(
+                    "INSERT INTO phash_chunks (chunk, document_id, page_index) VALUES (?,?,?)",
+                    [(chunk, doc.id, position) for chunk in phash_chunks(page.phash)],
+                )
+        conn.executemany(
+            "INSERT INTO fields (document_id, name, value, valid) VALUES (?,?,?,?)",
+            [(doc.id, f.name, f.value, int(f.valid)) for f in doc.fields],
+        )
+        conn.executemany(
+            "INSERT INTO timings (document_id, stage, page, seconds, worker) VALUES (?,?,?,?,?)",
+            [(doc.id, t.stage, t.page, t.seconds, t.worker) for t in doc.timings],
+        )
+
+    def get_document(self, doc_id: str) -> Document | None:
+        row = self.conn.execute("SELECT body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            # Accept an unambiguous id prefix, as clerks copy short ids.
+            rows = self.conn.execute(
+                "SELECT body FROM documents WHERE id LIKE ? LIMIT 2", (doc_id + "%",)
+            ).fetchall()
+            if len(rows) != 1:
+                return None
+            row = rows[0]
+        return document_from_dict(json.loads(row[0]))
+
+    def iter_documents(self) -> Iterator[Document]:
+        cursor = self.conn.execute("SELECT body FROM documents ORDER BY rowid")
+        for (body,) in cursor:
+            yield document_from_dict(json.loads(body))
+
+    def count_documents(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    # -- failures ----------------------------------------------------------------
+
+    def record_failure(self, path: str, sha256: str | None, reason: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO failures (path, sha256, reason, at) VALUES (?,?,?,?)",
+                (path, sha256 or "", reason, _now()),
+            )
+
+    def clear_failure(self, path: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM failures WHERE path = ?", (path,))
+
+    def failures(self) -> list[dict[str, str]]:
+        rows = self.conn.execute("SELECT path, sha256, reason, at FROM failures ORDER BY at")
+        return [dict(zip(("path", "sha256", "reason", "at"), row, strict=True)) for row in rows]
+
+    # -- near-duplicate candidates -----------------------------------------------
+
+    def find_pages_by_phash(self, phash: int, max_distance: int) -> list[PageMatch]:
+        """Stored pages within `max_distance` bits: candidates come from the chunk index
+        (any page within distance < number of chunks shares a chunk), then the exact
+        distance is checked."""
+        chunks = phash_chunks(phash)
+        placeholders = ",".join("?" * len(chunks))
+        rows = self.conn.execute(
+            "SELECT DISTINCT p.document_id, p.page_index, p.phash FROM phash_chunks c"
+            " JOIN pages p ON p.document_id = c.document_id AND p.page_index = c.page_index"
+            f" WHERE c.chunk IN ({placeholders})",
+            chunks,
+        ).fetchall()
+        matches = []
+        for doc_id, page_index, stored in rows:
+            distance = (_unsigned64(stored) ^ phash).bit_count()
+            if distance <= max_distance:
+                matches.append(PageMatch(doc_id, page_index, _unsigned64(stored), distance))
+        return sorted(matches, key=lambda m: (m.distance, m.document_id, m.page_index))
+
+    # -- search ------------------------------------------------------------------
+
+    def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+        if query.doc_type:
+            where.append("d.doc_type = ?")
+            args.append(query.doc_type)
+        if query.citizen_id:
+            where.append(
+                "(d.person_id = ? OR EXISTS (SELECT 1 FROM fields f WHERE f.document_id = d.id"
+                " AND f.name LIKE '%id_number' AND f.value = ?))"
+            )
+            args += [query.citizen_id, query.citizen_id]
+        for name, value in sorted(query.fields.items()):
+            where.append(
+                "EXISTS (SELECT 1 FROM fields f WHERE f.document_id = d.id"
+                " AND f.name = ? AND f.value = ?)"
+            )
+            args += [name, value]
+        if query.date_from:
+            where.append("d.main_date >= ?")
+            args.append(query.date_from)
+        if query.date_to:
+            where.append("d.main_date <= ?")
+            args.append(query.date_to)
+        if query.office:
+            where.append("d.office_folded LIKE ?")
+            args.append(f"%{fold(query.office)}%")
+        if query.dossier:
+            where.append("d.dossier_id = ?")
+            args.append(query.dossier)
+        return where, args
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        where, args = self._filters(query)
+        match = fts_query(query.text)
+        if match:
+            source = "documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
+            where.insert(0, "documents_fts MATCH ?")
+            args.insert(0, match)
+            score = "-bm25(documents_fts)"
+        elif query.text.strip():
+            return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
+        else:
+            source = "documents d"
+            score = "0.0"
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        try:
+            total = self.conn.execute(f"SELECT COUNT(*) FROM {source}{clause}", args).fetchone()[0]
+            rows = self.conn.execute(
+                f"SELECT d.id, {score} AS score, d.doc_type, d.source_path, d.text FROM {source}"
+                f"{clause} ORDER BY score DESC, d.created_at DESC, d.id LIMIT ? OFFSET ?",
+                [*args, query.limit, query.offset],
+            ).fetchall()
+            facets = self._facets(source, clause, args)
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"The search could not run: {exc}.") from exc
+        terms = query_terms(query.text)
+        hits = [
+            SearchHit(
+                id=doc_id,
+                score=round(float(score_value), 4),
+                doc_type=doc_type,
+                highlight=highlight(text, terms),
+                source=source_path,
+                fields=self._field_values(doc_id),
+            )
+            for doc_id, score_value, doc_type, source_path, text in rows
+        ]
+        return SearchResult(total=total, hits=hits, facets=facets)
+
+    def _facets(self, source: str, clause: str, args: list[Any]) -> dict[str, dict[str, int]]:
+        facets: dict[str, dict[str, int]] = {}
+        expressions = {
+            "doc_type": "d.doc_type",
+            "office": "d.office",
+            "year": "substr(d.main_date, 1, 4)",
+        }
+        for name, expression in expressions.items():
+            rows = self.conn.execute(
+                f"SELECT {expression} AS k, COUNT(*) FROM {source}{clause}"
+                f" GROUP BY k HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20",
+                args,
+            )
+            facets[name] = {key: count for key, count in rows}
+        return facets
+
+    def _field_values(self, doc_id: str) -> dict[str, str]:
+        rows = self.conn.execute(
+            "SELECT name, value FROM fields"
+            " WHERE document_id = ? AND valid = 1 AND value IS NOT NULL",
+            (doc_id,),
+        )
+        values: dict[str, str] = {}
+        for name, value in rows:
+            values.setdefault(name, value)
+        return values
+
+    # -- statistics --------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        one = self.conn.execute
+        by_type = dict(one("SELECT doc_type, COUNT(*) FROM documents GROUP BY doc_type"))
+        by_method = dict(one("SELECT method, COUNT(*) FROM pages GROUP BY method"))
+        stages = {
+            stage: {"count": count, "seconds": round(total or 0.0, 3)}
+            for stage, count, total in one(
+                "SELECT stage, COUNT(*), SUM(seconds) FROM timings GROUP BY stage ORDER BY stage"
+            )
+        }
+        return {
+            "documents": one("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "files": one("SELECT COUNT(DISTINCT sha256) FROM documents").fetchone()[0],
+            "pages": one("SELECT COUNT(*) FROM pages").fetchone()[0],
+            "failed_files": one("SELECT COUNT(*) FROM failures").fetchone()[0],
+            "by_doc_type": by_type,
+            "pages_by_method": by_method,
+            "stages": stages,
+        }
