@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# A real Elasticsearch server for the tests: the test distribution from Maven Central,
+# unpacked under .es/, run on 127.0.0.1 with a small heap. No mocks, no emulators.
+#
+# Usage: tests/es_server.sh start|stop|status|restart [main|secure|all]
+#   main   security off, port $DOSSIER_ES_PORT (9200): the main test suite
+#   secure security on, port $DOSSIER_ES_SECURE_PORT (9201), user `elastic` with the
+#          password $DOSSIER_ES_TEST_PASSWORD: the authentication tests
+# `start` without an instance name starts main; `stop`/`status` without one mean all.
+# Starting a running instance, or stopping a stopped one, is not an error.
+#
+# Elasticsearch refuses to run as root; as root (CI), the script creates the unprivileged
+# system user `dossier-es`, hands .es/ to it and runs the server through runuser.
+set -euo pipefail
+
+ES_VERSION="${DOSSIER_ES_VERSION:-9.5.0}"
+ES_PORT="${DOSSIER_ES_PORT:-9200}"
+ES_SECURE_PORT="${DOSSIER_ES_SECURE_PORT:-9201}"
+# A test-only password for a server bound to loopback; never a production secret.
+ES_TEST_PASSWORD="${DOSSIER_ES_TEST_PASSWORD:-dossier-test-secret}"
+ES_JAVA_HOME="${ES_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+ES_HEAP="${DOSSIER_ES_HEAP:-512m}"
+ES_USER="dossier-es"
+START_TIMEOUT="${DOSSIER_ES_START_TIMEOUT:-180}"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ES_ROOT="$REPO/.es"
+ES_HOME="$ES_ROOT/elasticsearch-$ES_VERSION"
+GROUP_PATH="org/elasticsearch/distribution/integ-test-zip/elasticsearch"
+M2_REPO="${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}"
+ZIP="$M2_REPO/$GROUP_PATH/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
+
+log() { printf 'es_server: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+port_of() { if [[ $1 == secure ]]; then echo "$ES_SECURE_PORT"; else echo "$ES_PORT"; fi; }
+node_dir() { echo "$ES_ROOT/node-$1"; }
+pid_file() { echo "$(node_dir "$1")/es.pid"; }
+
+as_es_user() {
+    # Run a command as the user that owns the server (root cannot run Elasticsearch).
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u "$ES_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+fetch_distribution() {
+    if [[ -f $ZIP ]]; then
+        return
+    fi
+    command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Elasticsearch: apt-get install maven"
+    log "fetching org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
+    mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get \
+        -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
+        -Dtransitive=false ${MAVEN_REPO_LOCAL:+-Dmaven.repo.local="$MAVEN_REPO_LOCAL"} >&2 \
+        || die "Maven could not fetch Elasticsearch $ES_VERSION (set DOSSIER_ES_VERSION?)"
+    [[ -f $ZIP ]] || die "Maven reported success but $ZIP is missing"
+}
+
+ensure_user() {
+    [[ $(id -u) -eq 0 ]] || return 0
+    if ! id "$ES_USER" >/dev/null 2>&1; then
+        log "creating system user $ES_USER (Elasticsearch refuses to run as root)"
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER"
+    fi
+}
+
+install_distribution() {
+    if [[ ! -x $ES_HOME/bin/elasticsearch ]]; then
+        fetch_distribution
+        mkdir -p "$ES_ROOT"
+        log "unpacking into ${ES_HOME#"$REPO"/}"
+        rm -rf "$ES_HOME.partial"
+        mkdir -p "$ES_HOME.partial"
+        unzip -q "$ZIP" -d "$ES_HOME.partial"
+        mv "$ES_HOME.partial/elasticsearch-$ES_VERSION" "$ES_HOME"
+        rmdir "$ES_HOME.partial"
+    fi
+    [[ -x $ES_JAVA_HOME/bin/java ]] || die "no Java at $ES_JAVA_HOME (Elasticsearch 9 needs Java 21+; set ES_JAVA_HOME)"
+}
+
+configure_node() {
+    # Each instance has its own config, data, logs and keystore under .es/node-<name>/.
+    local name=$1 port dir conf
+    port=$(port_of "$name")
+    dir=$(node_dir "$name")
+    conf="$dir/config"
+    mkdir -p "$dir/data" "$dir/logs" "$dir/tmp"
+    if [[ ! -f $conf/jvm.options ]]; then
+        rm -rf "$conf"
+        cp -r "$ES_HOME/config" "$conf"
+    fi
+    local security=false
+    [[ $name == secure ]] && security=true
+    cat >"$conf/elasticsearch.yml" <<EOF
+# Written by tests/es_server.sh; edits are overwritten at the next start.
+cluster.name: dossier-test-$name
+node.name: dossier-$name
+discovery.type: single-node
+network.host: 127.0.0.1
+http.port: $port
+transport.port: $((port + 100))
+path.data: $dir/data
+path.logs: $dir/logs
+xpack.security.enabled: $security
+xpack.security.http.ssl.enabled: false
+xpack.security.transport.ssl.enabled: false
+# A nearly full disk must not turn the test indices read-only.
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+EOF
+    # The test distribution ships no ML module, so there is nothing to switch off for it.
+    if [[ $(id -u) -eq 0 ]]; then
+        chown -R "$ES_USER:" "$ES_ROOT"
+        # The server user must reach the repository through its parents.
+        runuser -u "$ES_USER" -- test -r "$ES_HOME/lib/elasticsearch-$ES_VERSION.jar" \
+            || die "user $ES_USER cannot read $ES_HOME: make its parent folders traversable (chmod o+x)"
+    fi
+    if [[ $security == true ]]; then
+        local keystore="$conf/elasticsearch.keystore"
+        if [[ ! -f $keystore ]]; then
+            as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$conf" \
+                "$ES_HOME/bin/elasticsearch-keystore" create >/dev/null
+        fi
+        # bootstrap.password sets the `elastic` user's password until one is changed.
+        printf '%s' "$ES_TEST_PASSWORD" | as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" \
+            ES_PATH_CONF="$conf" "$ES_HOME/bin/elasticsearch-keystore" add -x -f bootstrap.password >/dev/null
+    fi
+}
+
+health() {
+    # Prints the cluster status (green/yellow/red) or nothing when the node does not answer.
+    # The test distribution may lack `GET /`, so _cluster/health is the probe.
+    local name=$1 port auth=()
+    port=$(port_of "$name")
+    [[ $name == secure ]] && auth=(-u "elastic:$ES_TEST_PASSWORD")
+    curl -s --max-time 3 "${auth[@]}" "http://127.0.0.1:$port/_cluster/health" 2>/dev/null \
+        | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'
+}
+
+running_pid() {
+    local pf
+    pf=$(pid_file "$1")
+    [[ -f $pf ]] || return 1
+    local pid
+    pid=$(cat "$pf" 2>/dev/null) || return 1
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+start_node() {
+    local name=$1 port status
+    port=$(port_of "$name")
+    if running_pid "$name" >/dev/null && [[ -n $(health "$name") ]]; then
+        log "$name already running on 127.0.0.1:$port"
+        return
+    fi
+    if curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+        die "port $port is taken by another server; set DOSSIER_ES_PORT / DOSSIER_ES_SECURE_PORT"
+    fi
+    ensure_user
+    install_distribution
+    configure_node "$name"
+    local dir started=$SECONDS
+    dir=$(node_dir "$name")
+    rm -f "$(pid_file "$name")"
+    log "starting $name (Elasticsearch $ES_VERSION) on 127.0.0.1:$port"
+    # -d daemonizes and -p writes the pid file; the JVM's own temp files stay under .es/.
+    if ! as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$dir/config" \
+        ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" ES_TMPDIR="$dir/tmp" \
+        "$ES_HOME/bin/elasticsearch" -d -p "$(pid_file "$name")" >"$dir/logs/start.out" 2>&1; then
+        tail -n 30 "$dir/logs/start.out" >&2 || true
+        die "Elasticsearch $name did not start; see ${dir#"$REPO"/}/logs/"
+    fi
+    while true; do
+        status=$(health "$name")
+        if [[ $status == green || $status == yellow ]]; then
+            break
+        fi
+        if ! running_pid "$name" >/dev/null && ((SECONDS - started > 10)); then
+            tail -n 30 "$dir/logs/dossier-test-$name.log" >&2 2>/dev/null || true
+            die "Elasticsearch $name exited during start; see ${dir#"$REPO"/}/logs/"
+        fi
+        ((SECONDS - started < START_TIMEOUT)) || die "Elasticsearch $name not healthy after ${START_TIMEOUT}s"
+        sleep 1
+    done
+    log "$name ready on http://127.0.0.1:$port (cluster $status) after $((SECONDS - started))s"
+}
+
+stop_node() {
+    local name=$1 pid
+    if ! pid=$(running_pid "$name"); then
+        log "$name not running"
+        rm -f "$(pid_file "$name")"
+        return
+    fi
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name did not stop in 30s; killing pid $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$(pid_file "$name")"
+}
+
+status_node() {
+    local name=$1 pid status port
+    port=$(port_of "$name")
+    if pid=$(running_pid "$name"); then
+        status=$(health "$name")
+        echo "$name: running (pid $pid) on http://127.0.0.1:$port, cluster ${status:-not answering}"
+    else
+        echo "$name: stopped"
+        return 1
+    fi
+}
+
+main() {
+    local cmd=${1:-} target=${2:-} names=()
+    case $target in
+        main | secure) names=("$target") ;;
+        all) names=(main secure) ;;
+        "") if [[ $cmd == start ]]; then names=(main); else names=(main secure); fi ;;
+        *) die "unknown instance '$target' (main, secure or all)" ;;
+    esac
+    case $cmd in
+        start) for n in "${names[@]}"; do start_node "$n"; done ;;
+        stop) for n in "${names[@]}"; do stop_node "$n"; done ;;
+        restart) for n in "${names[@]}"; do stop_node "$n"; start_node "$n"; done ;;
+        status)
+            local rc=0
+            for n in "${names[@]}"; do status_node "$n" || rc=1; done
+            return $rc
+            ;;
+        *) die "usage: $0 start|stop|status|restart [main|secure|all]" ;;
+    esac
+}
+
+main "$@"
