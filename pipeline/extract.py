@@ -1,0 +1,523 @@
+"""Field extraction: split a file's pages into documents, classify each, and read its fields
+from the OCR words' geometry (value right of its label, or on the next line), with provenance.
+
+Everything type-specific lives in the schema files (pipeline/schemas/*.yaml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from pipeline.classify import UNKNOWN, classify_lines, fold_line, opening_type
+from pipeline.model import BBox, Field, Page, Word
+from pipeline.normalize import normalize
+from pipeline.schemas import FieldSpec, Schemas, TypeSchema
+from pipeline.textnorm import nfc
+from pipeline.validate import validate_fields
+
+EXTRACTOR = "dossier.extract.schema-geometry"
+EXTRACTOR_VERSION = "1.0"
+
+COLUMN_GAP = 2.5  # a horizontal gap wider than this many line heights separates columns
+MOTTO = ("cong hoa xa hoi chu nghia viet nam", "doc lap tu do hanh phuc")
+HEADER_FRACTION = 0.3  # the header block is the top 30% of a page
+
+
+@dataclass
+class DocumentAnalysis:
+    first_page: int  # index into the `pages` list given (0-based, inclusive)
+    last_page: int
+    doc_type: str  # a FIELDS.md type or "unknown"
+    doc_type_score: float
+    fields: list[Field]  # Field.page is 0-based WITHIN the document
+
+
+# ---------------------------------------------------------------- text and lines
+
+
+def _strip_char(ch: str, lower: bool) -> str:
+    """One character without its marks (đ -> d), always one character long, so spans in
+    the stripped text are spans in the original."""
+    if ch in "đĐ":
+        base = "d" if ch == "đ" else "D"
+    else:
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+    base = base.lower() if lower else base
+    return base if len(base) == 1 else (base[:1] or " ")
+
+
+def strip_marks(text: str, lower: bool = True) -> str:
+    """Length-preserving diacritic folding of NFC text (case kept when lower=False)."""
+    return "".join(_strip_char(ch, lower) for ch in text)
+
+
+@dataclass
+class Token:
+    text: str  # folded alphanumeric run
+    word: int  # index of its word in the line
+    end: int  # end offset of the run in the word's text
+
+
+@dataclass
+class Line:
+    page: int  # 0-based page within the document
+    words: list[Word]
+    order: int = 0  # reading order within the document
+    tokens: list[Token] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.words.sort(key=lambda w: w.bbox[0])
+        for i, word in enumerate(self.words):
+            for m in re.finditer(r"[a-z0-9]+", strip_marks(word.text)):
+                self.tokens.append(Token(m.group(), i, m.end()))
+
+    @property
+    def top(self) -> int:
+        return min(w.bbox[1] for w in self.words)
+
+    @property
+    def bottom(self) -> int:
+        return max(w.bbox[3] for w in self.words)
+
+    @property
+    def height(self) -> float:
+        return statistics.median(w.bbox[3] - w.bbox[1] for w in self.words) or 1.0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def build_lines(page: Page, page_no: int) -> list[Line]:
+    """Text lines of a page by geometry: Tesseract's lines, merged when they share a row
+    (a label and its value printed far apart land in different OCR blocks)."""
+    groups: dict[int, list[Word]] = {}
+    for word in page.words:
+        if word.text and word.text.strip():
+            # A copy in NFC: token offsets index the NFC text; the caller's page is untouched.
+            copy = Word(nfc(word.text.strip()), word.bbox, word.confidence, word.line_id)
+            groups.setdefault(word.line_id, []).append(copy)
+    rows: list[list[Word]] = []
+    for words in sorted(groups.values(), key=lambda ws: _center(ws)):
+        for row in rows:
+            if _same_row(row, words):
+                row.extend(words)
+                break
+        else:
+            rows.append(list(words))
+    lines = [Line(page_no, row) for row in rows]
+    lines.sort(key=lambda line: (line.top + line.bottom) / 2)
+    return lines
+
+
+def _center(words: list[Word]) -> float:
+    return (min(w.bbox[1] for w in words) + max(w.bbox[3] for w in words)) / 2
+
+
+def _same_row(row: list[Word], words: list[Word]) -> bool:
+    top_a, bot_a = min(w.bbox[1] for w in row), max(w.bbox[3] for w in row)
+    top_b, bot_b = min(w.bbox[1] for w in words), max(w.bbox[3] for w in words)
+    overlap = min(bot_a, bot_b) - max(top_a, top_b)
+    if overlap < 0.6 * min(bot_a - top_a, bot_b - top_b):
+        return False
+    # Side by side, never on top of each other.
+    left_a, right_a = min(w.bbox[0] for w in row), max(w.bbox[2] for w in row)
+    left_b, right_b = min(w.bbox[0] for w in words), max(w.bbox[2] for w in words)
+    return right_a <= left_b or right_b <= left_a
+
+
+def split_parts(words: list[Word], height: float) -> list[list[Word]]:
+    """Split a run of words at column-wide gaps."""
+    parts: list[list[Word]] = []
+    for word in words:
+        if parts and word.bbox[0] - parts[-1][-1].bbox[2] > COLUMN_GAP * height:
+            parts.append([word])
+        elif parts:
+            parts[-1].append(word)
+        else:
+            parts.append([word])
+    return parts
+
+
+# ---------------------------------------------------------------- labels
+
+
+@dataclass(frozen=True)
+class Label:
+    text: str  # folded tokens joined by spaces
+    fields: frozenset[str]
+
+    @property
+    def compact(self) -> str:
+        return self.text.replace(" ", "")
+
+    @property
+    def strong(self) -> bool:
+        """Long labels are found anywhere; short ones ("Số", "No") need a ':' after them."""
+        return len(self.compact) >= 6 and " " in self.text
+
+
+@dataclass
+class LabelMatch:
+    line: Line
+    start: int  # token range [start, end)
+    end: int
+    fields: frozenset[str]
+    length: int
+
+
+def schema_labels(schema: TypeSchema) -> list[Label]:
+    by_text: dict[str, set[str]] = {}
+    for spec in schema.fields:
+        for label in spec.labels:
+            by_text.setdefault(fold_line(label), set()).add(spec.name)
+    return [Label(text, frozenset(names)) for text, names in by_text.items() if text]
+
+
+def _followed_by_separator(line: Line, token: Token) -> bool:
+    word = line.words[token.word].text
+    rest = word[token.end :]
+    if rest[:1] in (":", ".", "/"):
+        return True
+    if rest.strip():
+        return False
+    nxt = line.words[token.word + 1].text if token.word + 1 < len(line.words) else ""
+    return nxt[:1] in (":", "/")
+
+
+def _ends_agree(label: Label, window: str) -> bool:
+    """The window must start and end like the label: "ho chu dem ten nguyen" is the name
+    label followed by a name, not a misread "ho chu dem ten nguoi me"."""
+    first, last = label.text.split()[0], label.text.split()[-1]
+    return (
+        fuzz.ratio(first, window[: len(first)]) >= 66
+        and fuzz.ratio(last, window[-len(last) :]) >= 66
+    )
+
+
+def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
+    """Non-overlapping label occurrences on a line, longest first; adjacent labels of one
+    field ("Họ và tên / Full name") merge into one."""
+    toks = [t.text for t in line.tokens]
+    candidates: list[tuple[int, float, int, int, Label]] = []
+    for label in labels:
+        n = len(label.text.split())
+        target = label.compact
+        for start in range(len(toks)):
+            best, best_end = 0.0, 0
+            # OCR splits and glues words: try one token fewer and one more.
+            for size in {max(n - 1, 1), n, n + 1}:
+                end = start + size
+                if end > len(toks):
+                    continue
+                window = "".join(toks[start:end])
+                if label.strong:
+                    score = fuzz.ratio(target, window)
+                    needed = 85 if len(target) >= 10 and size == n else 90
+                    if not _ends_agree(label, window):
+                        continue
+                else:
+                    score = 100.0 if window == target else 0.0
+                    needed = 100
+                if score >= needed and score > best:
+                    best, best_end = score, end
+            if not best:
+                continue
+            if not label.strong and not _followed_by_separator(line, line.tokens[best_end - 1]):
+                continue
+            candidates.append((len(target), best, start, best_end, label))
+    candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
+    taken: list[LabelMatch] = []
+    for length, _, start, end, label in candidates:
+        if any(start < m.end and m.start < end for m in taken):
+            continue
+        taken.append(LabelMatch(line, start, end, label.fields, length))
+    taken.sort(key=lambda m: m.start)
+    merged: list[LabelMatch] = []
+    for match in taken:
+        prev = merged[-1] if merged else None
+        if prev and prev.end == match.start and prev.fields & match.fields:
+            merged[-1] = LabelMatch(line, prev.start, match.end, prev.fields & match.fields, 0)
+        else:
+            merged.append(match)
+    return merged
+
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass
+class Value:
+    """A located value: the words read and the text (a glued label remainder trimmed)."""
+
+    words: list[Word]
+    text: str
+    page: int
+
+
+def _value_words(
+    line: Line, start_token: int | None, end_token: int | None
+) -> tuple[list[Word], str]:
+    """Words of `line` between two token positions, with the text a label glued to the
+    first word ("sinh:04/03/2019") removed from it."""
+    first_word = line.tokens[start_token - 1].word if start_token else -1
+    head = ""
+    if start_token:
+        tok = line.tokens[start_token - 1]
+        head = line.words[tok.word].text[tok.end :]
+    stop = line.tokens[end_token].word if end_token is not None else len(line.words)
+    words = line.words[first_word + 1 : stop]
+    if head and re.search(r"\w", head) and first_word < stop:
+        glued = line.words[first_word]
+        words = [glued, *words]
+        return words, head + "".join(" " + w.text for w in words[1:])
+    return words, " ".join(w.text for w in words)
+
+
+def _meaningful(words: list[Word]) -> list[Word]:
+    """Drop separators and dotted leaders: words without a letter or digit."""
+    return [w for w in words if re.search(r"\w", w.text)]
+
+
+class _DocumentLines:
+    """The lines of one document in reading order, with their label matches."""
+
+    def __init__(self, lines: list[Line], labels: list[Label], pages: Sequence[Page]):
+        self.lines = lines
+        self.pages = pages
+        for i, line in enumerate(lines):
+            line.order = i
+        self.matches = {line.order: find_labels(line, labels) for line in lines}
+
+    def next_line(self, line: Line) -> Line | None:
+        nxt = line.order + 1
+        if nxt < len(self.lines) and self.lines[nxt].page == line.page:
+            return self.lines[nxt]
+        return None
+
+    def values_after(self, match: LabelMatch) -> list[Value | None]:
+        """The value(s) right of a label (until the next label), else on the next line.
+        Several gap-separated parts are several values (two-column forms)."""
+        line = match.line
+        matches = self.matches[line.order]
+        following = [m.start for m in matches if m.start >= match.end]
+        end_token = following[0] if following else None
+        words, text = _value_words(line, match.end, end_token)
+        if not _meaningful(words):
+            nxt = self.next_line(line)
+            if nxt is None or any(m.start == 0 for m in self.matches[nxt.order]):
+                return [None]
+            if nxt.top - line.bottom > 2.5 * line.height:
+                return [None]
+            starts = [m.start for m in self.matches[nxt.order]]
+            words, text = _value_words(nxt, None, starts[0] if starts else None)
+            line = nxt
+            if not _meaningful(words):
+                return [None]
+        parts = split_parts(words, line.height)
+        if len(parts) == 1:
+            return [Value(words, text, line.page)]
+        return [Value(p, " ".join(w.text for w in p), line.page) for p in parts]
+
+    def continuation(self, value: Value, match: LabelMatch, stop_patterns: list[str]) -> Value:
+        """Join the next line to a multi-line value (a long address) when it carries no label,
+        sits just below, and starts no further left than the label."""
+        line = next(li for li in self.lines if value.words[-1] in li.words)
+        nxt = self.next_line(line)
+        if nxt is None or self.matches[nxt.order]:
+            return value
+        if nxt.top - line.bottom > 1.2 * line.height:
+            return value
+        label_x = match.line.words[match.line.tokens[match.start].word].bbox[0]
+        if nxt.words[0].bbox[0] < label_x - 2 * line.height:
+            return value
+        folded = strip_marks(nxt.text)
+        if any(re.search(p, folded, re.IGNORECASE) for p in stop_patterns):
+            return value
+        if fold_line(nxt.text) and any(
+            fuzz.partial_ratio(m, fold_line(nxt.text)) >= 85 for m in MOTTO
+        ):
+            return value
+        return Value(value.words + nxt.words, value.text + " " + nxt.text, value.page)
+
+    def in_region(self, line: Line, region: str) -> bool:
+        if region == "any":
+            return True
+        page = self.pages[line.page]
+        center = (line.top + line.bottom) / 2
+        first, last = self.lines[0].page, self.lines[-1].page
+        if region == "header":
+            return line.page == first and center < HEADER_FRACTION * page.height
+        if region == "footer":
+            return line.page == last and center > 0.5 * page.height
+        return not (self.in_region(line, "header") or self.in_region(line, "footer"))
+
+
+def _section_start(doc: _DocumentLines, phrase: str | None) -> int:
+    if not phrase:
+        return 0
+    target = fold_line(phrase)
+    for line in doc.lines:
+        if fuzz.partial_ratio(target, fold_line(line.text)) >= 90:
+            return line.order
+    return len(doc.lines)
+
+
+def locate_label(doc: _DocumentLines, spec: FieldSpec, stop_patterns: list[str]) -> Value | None:
+    after = _section_start(doc, spec.after)
+    found: list[tuple[Value | None, LabelMatch]] = []
+    for line in doc.lines[after:]:
+        for match in doc.matches[line.order]:
+            if spec.name in match.fields:
+                found.extend((v, match) for v in doc.values_after(match))
+    if len(found) < spec.nth:
+        return None
+    value, match = found[spec.nth - 1]
+    if value is None:
+        return None
+    if spec.multiline and len([v for v, m in found if m is match]) == 1:
+        value = doc.continuation(value, match, stop_patterns)
+    return value
+
+
+def locate_line(doc: _DocumentLines, spec: FieldSpec) -> Value | None:
+    """A value found by a pattern over a line's column segments (the place-and-date line,
+    the issuing authority in the header, the name under the signature)."""
+    flags = 0 if spec.case_sensitive else re.IGNORECASE
+    hits: list[Value] = []
+    after = _section_start(doc, spec.after)
+    for line in doc.lines[after:]:
+        if not doc.in_region(line, spec.region):
+            continue
+        for part in split_parts(line.words, line.height):
+            text = " ".join(w.text for w in part)
+            match = re.search(spec.line_pattern or "", strip_marks(text, lower=False), flags)
+            if not match:
+                continue
+            group = "value" if "value" in match.re.groupindex else 0
+            start, end = match.span(group)
+            if start == end:
+                continue
+            words, offset = [], 0
+            for w in part:
+                if offset < end and offset + len(w.text) > start:
+                    words.append(w)
+                offset += len(w.text) + 1
+            hits.append(Value(words, text[start:end], line.page))
+    if not hits:
+        return None
+    return hits[0] if spec.select == "first" else hits[-1]
+
+
+# ---------------------------------------------------------------- fields
+
+
+def _bbox(words: list[Word]) -> BBox | None:
+    if not words:
+        return None
+    return (
+        min(w.bbox[0] for w in words),
+        min(w.bbox[1] for w in words),
+        max(w.bbox[2] for w in words),
+        max(w.bbox[3] for w in words),
+    )
+
+
+def make_field(spec: FieldSpec, value: Value) -> Field:
+    raw = re.sub(r"\s+", " ", value.text).strip()
+    text = raw
+    if spec.value_pattern:
+        flags = 0 if spec.case_sensitive else re.IGNORECASE
+        m = re.search(spec.value_pattern, strip_marks(raw, lower=False), flags)
+        if m:
+            group = "value" if "value" in m.re.groupindex else 0
+            text = raw[m.start(group) : m.end(group)]
+    normalized, note = normalize(spec.normalizer, text)
+    words = _meaningful(value.words) or value.words
+    confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
+    return Field(
+        name=spec.name,
+        value=normalized,
+        raw=raw,
+        confidence=round(confidence, 1),
+        page=value.page,
+        bbox=_bbox(words),
+        extractor=EXTRACTOR,
+        extractor_version=EXTRACTOR_VERSION,
+        valid=normalized is not None,
+        reason=note,
+    )
+
+
+def extract_fields(
+    schema: TypeSchema, lines: list[Line], pages: Sequence[Page], today: dt.date
+) -> list[Field]:
+    """Every field of `schema` found in a document's lines, normalized and validated."""
+    doc = _DocumentLines(lines, schema_labels(schema), pages)
+    stop_patterns = [s.line_pattern for s in schema.fields if s.line_pattern]
+    fields: list[Field] = []
+    for spec in schema.fields:
+        if spec.locate == "line":
+            value = locate_line(doc, spec)
+        else:
+            value = locate_label(doc, spec, stop_patterns)
+        if value is not None and _meaningful(value.words):
+            fields.append(make_field(spec, value))
+    return validate_fields(fields, schema, today)
+
+
+# ---------------------------------------------------------------- documents
+
+
+def opens_document(schemas: Schemas, lines: list[Line], page: Page) -> bool:
+    """A page opens a new document when its header block shows the national motto, or a
+    type's title stands near its top."""
+    header = [li for li in lines if li.bottom <= HEADER_FRACTION * page.height] or lines[:3]
+    folded = [fold_line(li.text) for li in header]
+    if any(fuzz.partial_ratio(m, f) >= 88 for m in MOTTO for f in folded if len(f) >= 10):
+        return True
+    titled = [li.text for li in header if not li.text.rstrip().endswith(":")]
+    return opening_type(schemas, titled) is not None
+
+
+def split_documents(
+    schemas: Schemas, page_lines: list[list[Line]], pages: Sequence[Page]
+) -> list[tuple[int, int]]:
+    """Page ranges of the documents in a file: each opening page starts a new one."""
+    if not pages:
+        return []
+    starts = [0] + [
+        i for i in range(1, len(pages)) if opens_document(schemas, page_lines[i], pages[i])
+    ]
+    ends = [s - 1 for s in starts[1:]] + [len(pages) - 1]
+    return list(zip(starts, ends, strict=True))
+
+
+def analyze(
+    pages: list[Page], schemas: Schemas, *, today: dt.date | None = None
+) -> list[DocumentAnalysis]:
+    """Split a file's pages into documents (batch scans), classify each, extract its fields."""
+    today = today or dt.date.today()
+    page_lines = [build_lines(page, 0) for page in pages]
+    results = []
+    for first, last in split_documents(schemas, page_lines, pages):
+        lines: list[Line] = []
+        for offset, i in enumerate(range(first, last + 1)):
+            for line in page_lines[i]:
+                line.page = offset
+                lines.append(line)
+        verdict = classify_lines(schemas, [line.text for line in lines])
+        fields: list[Field] = []
+        if verdict.doc_type != UNKNOWN:
+            fields = extract_fields(
+                schemas[verdict.doc_type], lines, pages[first : last + 1], today
+            )
+        results.append(DocumentAnalysis(first, last, verdict.doc_type, verdict.score, fields))
+    return results

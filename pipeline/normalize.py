@@ -1,0 +1,222 @@
+"""Normalizers: turn a field's raw OCR text into its canonical form (FIELDS.md).
+
+Each returns `(value, note)`: value None when nothing usable is in the text; note says
+what was repaired (recorded in Field.reason) or why nothing could be read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+from pipeline.textnorm import fold, nfc, squash_spaces
+
+Normalized = tuple[str | None, str | None]
+
+# Letters Tesseract reads for digits inside a numeric field.
+DIGIT_CONFUSIONS = {
+    "O": "0",
+    "o": "0",
+    "Q": "0",
+    "D": "0",
+    "U": "0",
+    "I": "1",
+    "l": "1",
+    "i": "1",
+    "|": "1",
+    "!": "1",
+    "]": "1",
+    "[": "1",
+    "Z": "2",
+    "z": "2",
+    "S": "5",
+    "s": "5",
+    "B": "8",
+    "G": "6",
+    "b": "6",
+    "g": "9",
+    "q": "9",
+}
+_EDGE_PUNCT = " \t.,;:-–—_…/|\\'\"“”()[]*·•"
+_LEADER = re.compile(r"[.…_·]{2,}")
+
+
+def clean_text(raw: str) -> str:
+    """NFC, dotted leaders removed, single spaces, separators stripped at both ends."""
+    text = _LEADER.sub(" ", nfc(raw))
+    return squash_spaces(text).strip(_EDGE_PUNCT)
+
+
+def repair_digits(token: str) -> tuple[str, list[str]]:
+    """Replace letters OCR confuses with digits; return the token and what was changed."""
+    out, changes = [], []
+    for ch in token:
+        if ch in DIGIT_CONFUSIONS:
+            out.append(DIGIT_CONFUSIONS[ch])
+            changes.append(f"{ch}->{DIGIT_CONFUSIONS[ch]}")
+        else:
+            out.append(ch)
+    return "".join(out), changes
+
+
+def _repair_note(changes: list[str]) -> str | None:
+    if not changes:
+        return None
+    return "repaired OCR confusions " + ", ".join(dict.fromkeys(changes))
+
+
+_DIGITISH = re.compile(r"[0-9" + re.escape("".join(DIGIT_CONFUSIONS)) + r"]")
+
+
+def _numeric_runs(text: str) -> list[tuple[str, list[str]]]:
+    """Digit runs in `text`, spaces inside a run allowed ("001 219 012 345"), letters that
+    OCR confuses with digits repaired when the run is mostly digits."""
+    runs: list[tuple[str, list[str]]] = []
+    for token in re.findall(r"[^\s,;:/()]+(?:[ .-][^\s,;:/()]+)*", text):
+        parts = re.split(r"[ .-]", token)
+        current: list[str] = []
+        for part in [*parts, ""]:
+            digits = sum(ch.isdigit() for ch in part)
+            digitish = sum(bool(_DIGITISH.fullmatch(ch)) for ch in part)
+            if part and digitish == len(part) and digits * 2 >= len(part):
+                current.append(part)
+                continue
+            if current:
+                repaired, changes = repair_digits("".join(current))
+                runs.append((repaired, changes))
+                current = []
+    return runs
+
+
+def normalize_id_number(raw: str) -> Normalized:
+    """Digits only; the longest digit run is the number (labels and noise around it dropped)."""
+    runs = _numeric_runs(nfc(raw))
+    if not runs:
+        return None, "no digits found"
+    value, changes = max(runs, key=lambda r: len(r[0]))
+    return value, _repair_note(changes)
+
+
+def normalize_phone(raw: str) -> Normalized:
+    text = re.sub(r"^\s*\+?84", "0", nfc(raw))
+    return normalize_id_number(text)
+
+
+def normalize_name(raw: str) -> Normalized:
+    """Upper-case NFC letters with single spaces; honorifics and trailing clauses dropped."""
+    text = clean_text(raw).split(",")[0]
+    text = re.sub(r"(?i)^(ông|bà|ong|ba)\b\s*(\(bà\)|/\s*bà)?\s*[:.]?\s*", "", text)
+    letters = re.sub(r"[^\w\s]|\d|_", " ", text)
+    value = squash_spaces(letters).upper()
+    return (value or None), (None if value else "no name found")
+
+
+_MONTH_WORDS = r"(?:thang|th|t|/|-|\.|\s)"
+
+
+def normalize_date(raw: str) -> Normalized:
+    """ISO YYYY-MM-DD from dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, 'ngày 27 tháng 7 năm 2023'.
+
+    The value is produced even for a date that does not exist (31/02): the validator
+    marks it invalid, so the reader sees what was printed.
+    """
+    text = fold(nfc(raw))
+    changes: list[str] = []
+    # Repair confusions only in tokens that are mostly digits already ("2O19", "l5").
+    tokens = []
+    for tok in re.split(r"(\s+|[/.\-,])", text):
+        if tok and sum(c.isdigit() for c in tok) * 2 >= len(tok) and _DIGITISH.fullmatch(tok[0]):
+            fixed, ch = repair_digits(tok)
+            if all(c.isdigit() for c in fixed):
+                tok, changes = fixed, changes + ch
+        tokens.append(tok)
+    text = "".join(tokens)
+    iso = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text)
+    if iso:
+        year, month, day = iso.groups()
+    else:
+        match = re.search(
+            r"(\d{1,2})\s*(?:[/.\-]|\s+(?:thang|th)?)\s*(\d{1,2})\s*(?:[/.\-]|\s+(?:nam)?)\s*(\d{4})",
+            text,
+        )
+        if not match:
+            return None, "no date found"
+        day, month, year = match.groups()
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}", _repair_note(changes)
+
+
+def normalize_sex(raw: str) -> Normalized:
+    words = re.findall(r"[a-z]+", fold(nfc(raw)))
+    for word in words:
+        if word in ("nam", "male", "m"):
+            return "Nam", None
+        if word in ("nu", "female", "f", "nuu"):
+            return "Nữ", None
+    return None, "neither Nam nor Nữ"
+
+
+def normalize_area(raw: str) -> Normalized:
+    """A decimal number of square metres; Vietnamese writes 1.250,5 (dot thousands)."""
+    match = re.search(r"\d[\d.,\s]*", nfc(raw).replace("O", "0"))
+    if not match:
+        return None, "no number found"
+    number = re.sub(r"\s", "", match.group()).rstrip(".,")
+    if "," in number and "." in number:
+        number = number.replace(".", "").replace(",", ".")
+    elif "," in number:
+        number = number.replace(",", ".") if number.count(",") == 1 else number.replace(",", "")
+    elif number.count(".") > 1 or re.fullmatch(r"\d{1,3}\.\d{3}", number):
+        number = number.replace(".", "")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        return None, "no number found"
+    text = format(value.normalize(), "f")
+    return text, None
+
+
+def normalize_number(raw: str) -> Normalized:
+    runs = _numeric_runs(nfc(raw))
+    if not runs:
+        return None, "no number found"
+    value, changes = runs[0]
+    return value.lstrip("0") or "0", _repair_note(changes)
+
+
+def normalize_doc_number(raw: str) -> Normalized:
+    """'Số: 1234 / QĐ-UBND' -> '1234/QĐ-UBND': NFC, no spaces, no edge punctuation."""
+    text = clean_text(raw)
+    text = re.sub(r"\s*([/\-])\s*", r"\1", text)
+    text = text.split(" ")[0].strip(_EDGE_PUNCT)
+    if not re.search(r"\d", text):
+        return None, "no number found"
+    head = re.match(r"^[0-9" + re.escape("".join(DIGIT_CONFUSIONS)) + r"]+(?=/|$)", text)
+    changes: list[str] = []
+    if head and any(c.isdigit() for c in head.group()):
+        fixed, changes = repair_digits(head.group())
+        text = fixed + text[head.end() :]
+    return text, _repair_note(changes)
+
+
+def normalize_text(raw: str) -> Normalized:
+    value = clean_text(raw)
+    return (value or None), (None if value else "empty")
+
+
+NORMALIZE: dict[str, Callable[[str], Normalized]] = {
+    "text": normalize_text,
+    "place": normalize_text,
+    "name": normalize_name,
+    "date": normalize_date,
+    "id_number": normalize_id_number,
+    "doc_number": normalize_doc_number,
+    "sex": normalize_sex,
+    "area": normalize_area,
+    "phone": normalize_phone,
+    "number": normalize_number,
+}
+
+
+def normalize(kind: str, raw: str) -> Normalized:
+    return NORMALIZE[kind](raw)
