@@ -23,18 +23,25 @@ _READ_CHUNK = 1 << 20
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
     """Files named directly, and document-like files found recursively in folders, in a
-    stable order (so progress and ids repeat run to run). Hidden files are skipped."""
-    for path in paths:
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith("."):
-                        continue
-                    if Path(name).suffix.lower() in DOCUMENT_SUFFIXES:
-                        yield Path(root) / name
-        else:
+    stable order (so progress and ids repeat run to run), each once. Hidden files are
+    skipped."""
+    seen: set[Path] = set()
+
+    def once(path: Path) -> Iterator[Path]:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
             yield path
+
+    for path in paths:
+        if not path.is_dir():
+            yield from once(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith(".") and Path(name).suffix.lower() in DOCUMENT_SUFFIXES:
+                    yield from once(Path(root) / name)
 
 
 def sha256_file(path: Path) -> str:

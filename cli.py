@@ -1,0 +1,506 @@
+"""The `dossier` command: builds one Config, calls the pipeline, renders tables or JSON,
+and turns errors into messages and exit codes (documented in README.md). No pipeline
+logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.config import Config, from_environment
+from pipeline.errors import DossierError, ExitCode
+
+log = logging.getLogger("dossier")
+
+
+# -- shared plumbing ------------------------------------------------------------
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.INFO - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Libraries are chatty at INFO; their details are for -vv.
+    for noisy in ("pdfminer", "elastic_transport", "PIL", "pypdf"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
+
+
+def handles_errors(command: Callable) -> Callable:
+    """One place where dossier's errors become a message and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        try:
+            return command(*args, **kwargs)
+        except DossierError as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                log.exception("details")
+            click.echo(f"Error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  {exc.hint}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("Interrupted; run the same command again to finish.", err=True)
+            ctx.exit(int(ExitCode.interrupted))
+
+    return wrapper
+
+
+def config_of(ctx: click.Context, **options: Any) -> Config:
+    """CLI options, then DOSSIER_* environment variables, then defaults."""
+    base = from_environment(os.environ)
+    given = {**ctx.obj.get("options", {}), **options}
+    return base.with_options(**given)
+
+
+# -- the group --------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log detail (-vv for libraries).")
+@click.option("-q", "--quiet", count=True, help="Only warnings (-qq: only errors).")
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Store folder (catalog, originals, outputs). Env DOSSIER_STORE; default ./dossier-data.",
+)
+@click.version_option(package_name="dossier")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: int, store: Path | None) -> None:
+    """Digitize administrative dossiers once; search and reuse them forever."""
+    _setup_logging(verbose, quiet)
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["options"] = {"store": store}
+
+
+def store_option(command: Callable) -> Callable:
+    """--store is accepted after the command name too (`dossier ingest X --store D`)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            ctx.ensure_object(dict).setdefault("options", {})["store"] = value
+
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        callback=remember,
+        help="Store folder (env DOSSIER_STORE; default ./dossier-data).",
+    )(command)
+
+
+# -- ingest -------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@store_option
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes (default: cores)."
+)
+@click.option("--lang", help="Tesseract languages, e.g. vie+eng (default).")
+@click.option(
+    "--cleanup/--no-cleanup", default=None, help="OpenCV cleanup before OCR (default on)."
+)
+@click.option("--dpi", type=click.IntRange(72, 1200), help="Rasterizing resolution for PDFs.")
+@json_option
+@click.pass_context
+@handles_errors
+def ingest(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    jobs: int | None,
+    lang: str | None,
+    cleanup: bool | None,
+    dpi: int | None,
+    as_json: bool,
+) -> None:
+    """Digitize files and folders (PDF, PNG, JPEG, TIFF; folders recursively).
+
+    Files already on file (same SHA-256) are reported as present, not read again. Bad
+    files are set aside with a reason and the batch goes on; the exit code is 1 when
+    any file failed.
+    """
+    from ocr.tesseract import check_languages
+    from pipeline.batch import Batch, open_index
+
+    cfg = config_of(ctx, jobs=jobs, lang=lang, cleanup=cleanup, dpi=dpi)
+    check_languages(cfg.lang, cfg.tesseract_cmd)
+    index = open_index(cfg)
+    display = IngestDisplay(as_json=as_json, quiet=ctx.obj["verbose"] < 0)
+    try:
+        with display:
+            batch = Batch(cfg, index, on_progress=display.progress, on_result=display.result)
+            summary = batch.run(paths)
+    finally:
+        index.close()
+    display.summary(summary)
+    if summary.failed:
+        ctx.exit(int(ExitCode.some_files_failed))
+
+
+# -- show / search / stats ---------------------------------------------------------------
+
+
+@main.command()
+@click.argument("doc_id")
+@store_option
+@json_option
+@click.pass_context
+@handles_errors
+def show(ctx: click.Context, doc_id: str, as_json: bool) -> None:
+    """Show one document: its fields (where each was read), pages and outputs."""
+    from pipeline.batch import open_index
+    from pipeline.errors import NotFoundError
+
+    index = open_index(config_of(ctx))
+    try:
+        doc = index.get_document(doc_id)
+    finally:
+        index.close()
+    if doc is None:
+        raise NotFoundError(
+            f"No document with id {doc_id!r}.", hint="Find ids with 'dossier search'."
+        )
+    if as_json:
+        emit_json(document_json(doc))
+    else:
+        print_document(doc)
+
+
+def _field_filter(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    fields = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE, e.g. id_number=0012...")
+        fields[name.strip()] = value.strip()
+    return fields
+
+
+@main.command()
+@click.argument("query", required=False, default="")
+@store_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--type", "doc_type", help="Only this document type, e.g. birth_certificate.")
+@click.option("--citizen-id", help="Only documents about this personal ID number.")
+@click.option(
+    "--field", "fields", multiple=True, callback=_field_filter, help="NAME=VALUE (repeatable)."
+)
+@click.option("--from", "date_from", help="Issued on or after (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Issued on or before (YYYY-MM-DD).")
+@click.option("--office", help="Issuing or registration office (words of its name).")
+@json_option
+@click.pass_context
+@handles_errors
+def search(
+    ctx: click.Context,
+    query: str,
+    limit: int,
+    offset: int,
+    doc_type: str | None,
+    citizen_id: str | None,
+    fields: dict[str, str],
+    date_from: str | None,
+    date_to: str | None,
+    office: str | None,
+    as_json: bool,
+) -> None:
+    """Search the catalog, with or without diacritics ("nguyen van an")."""
+    from indexer.base import SearchQuery
+    from pipeline.batch import open_index
+
+    request = SearchQuery(
+        text=query,
+        doc_type=doc_type,
+        citizen_id=citizen_id,
+        fields=fields,
+        date_from=date_from,
+        date_to=date_to,
+        office=office,
+        limit=limit,
+        offset=offset,
+    )
+    index = open_index(config_of(ctx))
+    try:
+        result = index.search(request)
+    finally:
+        index.close()
+    if as_json:
+        emit_json(search_json(result))
+    else:
+        print_search(result, query)
+
+
+@main.command()
+@store_option
+@json_option
+@click.pass_context
+@handles_errors
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of documents, pages, failures and time per stage."""
+    from pipeline.batch import open_index
+
+    index = open_index(config_of(ctx))
+    try:
+        data = index.stats()
+        data["failures"] = index.failures()
+    finally:
+        index.close()
+    if as_json:
+        emit_json(data)
+    else:
+        print_stats(data)
+
+
+# -- rendering ----------------------------------------------------------------------
+
+
+class IngestDisplay:
+    """Progress for a long batch: a live bar on a terminal (documents and pages done,
+    rate, time left, failures), plain log lines otherwise. JSON Lines go to stdout,
+    everything else to stderr."""
+
+    def __init__(self, *, as_json: bool, quiet: bool):
+        from rich.console import Console
+
+        self.as_json = as_json
+        self.console = Console(stderr=True)
+        self.live = self.console.is_terminal and not quiet
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> IngestDisplay:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("pages · {task.fields[docs]} docs · {task.fields[rate]} pages/s"),
+                TextColumn("· [red]{task.fields[failed]} failed"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("ingest", total=None, docs=0, rate="-", failed=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def progress(self, progress: Any) -> None:
+        if self._bar is None:
+            return
+        elapsed = self._bar.tasks[0].elapsed or 0.0
+        rate = f"{progress.pages_done / elapsed:.2f}" if elapsed > 0 else "-"
+        self._bar.update(
+            self._task,
+            total=progress.pages_total or None,
+            completed=progress.pages_done,
+            docs=progress.documents,
+            rate=rate,
+            failed=progress.failed,
+        )
+
+    def result(self, result: Any) -> None:
+        if self.as_json:
+            emit_json(result.to_json())
+            sys.stdout.flush()
+        if result.status == "failed":
+            log.warning("set aside: %s", result.error)
+        else:
+            log.info(
+                "%-8s %s %-22s %3d page(s) %6.2f s  %s",
+                result.status,
+                result.id,
+                result.doc_type,
+                result.pages,
+                result.seconds,
+                result.source,
+            )
+
+    def summary(self, summary: Any) -> None:
+        if self.as_json:
+            emit_json({"summary": summary.to_json()})
+            return
+        data = summary.to_json()
+        rate = data["pages"] / data["seconds"] if data["seconds"] else 0.0
+        click.echo(
+            f"{data['documents']} documents, {data['pages']} pages in {data['seconds']:.1f} s "
+            f"({rate:.2f} pages/s): {data['new']} new, {data['present']} already on file, "
+            f"{data['reused']} reused, {data['failed']} failed"
+        )
+        for result in summary.results:
+            if result.status == "failed":
+                click.echo(f"  set aside: {result.error}")
+
+
+def document_json(doc: Any) -> dict[str, Any]:
+    """The `dossier show --json` contract."""
+    pages = []
+    for page in doc.pages:
+        pages.append(
+            {
+                "index": page.index,
+                "method": page.method,
+                "width": page.width,
+                "height": page.height,
+                "dpi": page.dpi,
+                "phash": f"{page.phash:016x}" if page.phash is not None else None,
+                "mean_confidence": page.mean_confidence,
+                "cleanup": page.cleanup.__dict__ if page.cleanup else None,
+                "warnings": page.warnings,
+                "timings": page.timings,
+                "text": page.text,
+            }
+        )
+    return {
+        "id": doc.id,
+        "source": doc.source.path,
+        "sha256": doc.source.sha256,
+        "doc_type": doc.doc_type,
+        "doc_type_score": doc.doc_type_score,
+        "first_page": doc.first_page,
+        "last_page": doc.last_page,
+        "status": doc.status,
+        "created_at": doc.created_at,
+        "text": doc.text,
+        "pages": pages,
+        "fields": [
+            {
+                "name": f.name,
+                "value": f.value,
+                "raw": f.raw,
+                "confidence": f.confidence,
+                "page": f.page,
+                "bbox": list(f.bbox) if f.bbox else None,
+                "valid": f.valid,
+                "reason": f.reason,
+                "extractor": f"{f.extractor}/{f.extractor_version}",
+            }
+            for f in doc.fields
+        ],
+        "outputs": {k: doc.outputs.get(k) for k in ("pdf", "text", "json", "original")},
+        "timings": [t.__dict__ for t in doc.timings],
+    }
+
+
+def print_document(doc: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    pages = (
+        f"pages {doc.first_page + 1}-{doc.last_page + 1}"
+        if doc.page_count > 1
+        else (f"page {doc.first_page + 1}")
+    )
+    console.print(f"[bold]{doc.id}[/]  {doc.doc_type}  ({pages} of {doc.source.path})")
+    table = Table("field", "value", "conf", "page", "valid", title="Fields", title_justify="left")
+    for f in doc.fields:
+        valid = "yes" if f.valid else f"[red]no[/]: {f.reason or ''}"
+        table.add_row(f.name, f.value or "", f"{f.confidence:.0f}", str(f.page + 1), valid)
+    if doc.fields:
+        console.print(table)
+    else:
+        console.print("No fields extracted.")
+    methods = ", ".join(f"{p.index + 1}:{p.method}" for p in doc.pages)
+    console.print(f"Pages read: {methods}")
+    for name in ("pdf", "text", "json", "original"):
+        if doc.outputs.get(name):
+            console.print(f"{name:>8}: {doc.outputs[name]}")
+    console.print()
+    console.print(doc.text, markup=False, highlight=False)
+
+
+def search_json(result: Any) -> dict[str, Any]:
+    """The `dossier search --json` contract."""
+    return {
+        "total": result.total,
+        "hits": [
+            {
+                "id": h.id,
+                "score": h.score,
+                "doc_type": h.doc_type,
+                "highlight": h.highlight,
+                "source": h.source,
+                "fields": h.fields,
+            }
+            for h in result.hits
+        ],
+        "facets": result.facets,
+    }
+
+
+def print_search(result: Any, query: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console()
+    console.print(
+        f"{result.total} document(s) match {query!r}" if query else f"{result.total} document(s)"
+    )
+    for hit in result.hits:
+        snippet = escape(hit.highlight).replace("<em>", "[bold yellow]").replace("</em>", "[/]")
+        console.print(f"[bold]{hit.id}[/] {hit.doc_type} ({hit.score:.2f})  {hit.source}")
+        console.print(f"    {snippet}")
+
+
+def print_stats(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{data['documents']} documents from {data['files']} files, {data['pages']} pages; "
+        f"{data['failed_files']} files set aside"
+    )
+    if data["by_doc_type"]:
+        table = Table("document type", "count")
+        for name, count in sorted(data["by_doc_type"].items()):
+            table.add_row(name, str(count))
+        console.print(table)
+    if data["stages"]:
+        table = Table("stage", "runs", "seconds")
+        for stage, row in data["stages"].items():
+            table.add_row(stage, str(row["count"]), f"{row['seconds']:.2f}")
+        console.print(table)
+    for failure in data.get("failures", []):
+        console.print(f"[red]set aside[/] {failure['path']}: {failure['reason']}")
+
+
+if __name__ == "__main__":
+    main()

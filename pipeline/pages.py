@@ -1,0 +1,190 @@
+"""One page's work, run in a worker process: load the pixels (or the PDF text layer),
+clean up, read, and write the page's searchable PDF part.
+
+Bytes and paths in, plain data out, so the same function runs in a local process pool
+or on a cluster worker. A bad file becomes an error in the outcome, never an exception
+that would take the batch down.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ocr import images, pdf, tesseract
+from pipeline.cleanup import cleanup, page_phash
+from pipeline.config import Config
+from pipeline.errors import BadInputError
+from pipeline.model import BBox, Page, SourceFile, Word
+
+# A text-layer page is also rasterized small, only for its perceptual hash.
+PHASH_DPI = 72
+
+
+@dataclass(frozen=True)
+class PageTask:
+    source: SourceFile
+    index: int  # 0-based page index in the source file
+    work_dir: str  # where the worker writes this page's one-page PDF
+
+
+@dataclass
+class PageOutcome:
+    index: int
+    page: Page | None = None
+    pdf_part: str | None = None  # one-page searchable PDF; None: copy the source PDF page
+    error: str | None = None  # why the whole file must be set aside
+    worker: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def init_worker() -> None:
+    """Process-pool initializer."""
+    tesseract.limit_threads()
+
+
+def count_pages(source: SourceFile, cfg: Config) -> int:
+    path = Path(source.path)
+    if source.media_type == "application/pdf":
+        return pdf.open_pdf(path).page_count
+    return images.frame_count(path, cfg.max_pixels)
+
+
+def _map_box(box: BBox, inverse: np.ndarray, width: int, height: int) -> BBox:
+    """A box in cleaned-image pixels -> the smallest box around it in original pixels."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], dtype=np.float64)
+    mapped = corners @ inverse.T
+    xs, ys = mapped[:, 0], mapped[:, 1]
+    return (
+        int(max(0, np.floor(xs.min()))),
+        int(max(0, np.floor(ys.min()))),
+        int(min(width, np.ceil(xs.max()))),
+        int(min(height, np.ceil(ys.max()))),
+    )
+
+
+def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> PageOutcome | None:
+    """The page's own text when usable (born-digital pages are never OCRed)."""
+    started = time.perf_counter()
+    layer = source.text_layer(task.index, cfg.dpi)
+    if not layer.usable:
+        return None
+    width_pt, height_pt = source.page_size_points(task.index)
+    read_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    small, _ = source.rasterize(task.index, PHASH_DPI, cfg.max_pixels)
+    phash = page_phash(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+    page = Page(
+        index=task.index,
+        width=round(width_pt * cfg.dpi / 72),
+        height=round(height_pt * cfg.dpi / 72),
+        dpi=cfg.dpi,
+        method="text_layer",
+        words=layer.words,
+        phash=phash,
+        timings={"read": read_seconds, "hash": time.perf_counter() - started},
+    )
+    return PageOutcome(index=task.index, page=page)
+
+
+def _load_pixels(task: PageTask, cfg: Config) -> tuple[np.ndarray, int | None]:
+    path = Path(task.source.path)
+    if task.source.media_type == "application/pdf":
+        pixels, dpi = pdf.open_pdf(path).rasterize(task.index, cfg.dpi, cfg.max_pixels)
+        return pixels, dpi
+    return images.load_frame(path, task.index, cfg.max_pixels)
+
+
+def _ocr_page(task: PageTask, cfg: Config) -> PageOutcome:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    pixels, dpi_hint = _load_pixels(task, cfg)
+    height, width = pixels.shape[:2]
+    timings["load"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    clean = cleanup(pixels, dpi_hint=dpi_hint, enabled=cfg.cleanup, lang_cmd=cfg.tesseract_cmd)
+    del pixels
+    timings["cleanup"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    result = tesseract.ocr_image(
+        clean.image,
+        lang=cfg.lang,
+        dpi=clean.dpi,
+        timeout=cfg.page_timeout,
+        want_pdf=True,
+        cmd=cfg.tesseract_cmd,
+    )
+    timings["read"] = time.perf_counter() - started
+
+    inverse = cv2.invertAffineTransform(np.asarray(clean.transform, dtype=np.float64))
+    words = [
+        Word(w.text, _map_box(w.bbox, inverse, width, height), w.confidence, w.line_id)
+        for w in result.words
+    ]
+    # Tesseract gave up: the page still goes into the PDF, as an image without text.
+    pdf_bytes = result.pdf or _image_pdf(clean.image, clean.dpi)
+    part = Path(task.work_dir) / f"page-{task.index:05d}.pdf"
+    temporary = part.with_suffix(".tmp")
+    temporary.write_bytes(pdf_bytes)
+    os.replace(temporary, part)
+    page = Page(
+        index=task.index,
+        width=width,
+        height=height,
+        dpi=dpi_hint or clean.dpi,
+        method="ocr" if words else "empty",
+        words=words,
+        phash=clean.phash,
+        cleanup=clean.metrics,
+        warnings=list(result.warnings),
+        timings=timings,
+    )
+    return PageOutcome(index=task.index, page=page, pdf_part=str(part))
+
+
+def _image_pdf(image: np.ndarray, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PDF", resolution=float(dpi))
+    return buffer.getvalue()
+
+
+def process_page(task: PageTask, cfg: Config) -> PageOutcome:
+    """Read one page. Never raises for a bad input: the outcome carries the reason."""
+    started = time.perf_counter()
+    try:
+        outcome = None
+        if task.source.media_type == "application/pdf":
+            outcome = _read_text_layer(pdf.open_pdf(Path(task.source.path)), task, cfg)
+        if outcome is None:
+            outcome = _ocr_page(task, cfg)
+    except BadInputError as exc:
+        outcome = PageOutcome(index=task.index, error=str(exc))
+    except MemoryError:
+        outcome = PageOutcome(index=task.index, error="the page is too large to process")
+    except Exception as exc:  # a library failing on strange input must not stop the batch
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        outcome = PageOutcome(
+            index=task.index, error=f"page {task.index + 1} could not be read ({detail})"
+        )
+    outcome.worker = worker_name()
+    outcome.seconds = time.perf_counter() - started
+    if outcome.page is not None:
+        outcome.timings = dict(outcome.page.timings)
+    return outcome

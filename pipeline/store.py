@@ -1,0 +1,94 @@
+"""The store's files: originals (content-addressed), and per document its searchable
+PDF, full text and JSON sidecar. Every file is written to a temporary name and renamed,
+so a killed run never leaves half a file under a final name."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ocr.searchable import PdfPagePart, assemble
+from pipeline.model import Document, SourceFile
+
+_SUFFIX = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/tiff": ".tif",
+}
+
+
+def _temporary_beside(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    temporary = _temporary_beside(path)
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def original_path(store: Path, source: SourceFile) -> Path:
+    sha = source.sha256
+    return store / "originals" / sha[:2] / f"{sha}{_SUFFIX.get(source.media_type, '')}"
+
+
+def save_original(store: Path, source: SourceFile) -> Path:
+    """Copy the file into the store under its hash (once: same hash, same bytes)."""
+    destination = original_path(store, source)
+    if destination.exists() and destination.stat().st_size == source.size:
+        return destination
+    temporary = _temporary_beside(destination)
+    try:
+        shutil.copyfile(source.path, temporary)
+        os.replace(temporary, destination)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return destination
+
+
+def document_dir(store: Path, doc_id: str) -> Path:
+    return store / "documents" / doc_id
+
+
+def work_dir(store: Path, sha256: str) -> Path:
+    """Scratch space for one file's page parts; removed once its documents are stored."""
+    return store / "work" / sha256[:16]
+
+
+def write_outputs(store: Path, doc: Document, parts: list[PdfPagePart]) -> dict[str, str]:
+    """Searchable PDF, text and JSON sidecar of one document; returns their paths."""
+    folder = document_dir(store, doc.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = dict(doc.outputs)
+    pdf_path = folder / "document.pdf"
+    temporary = _temporary_beside(pdf_path)
+    try:
+        assemble(parts, temporary)
+        os.replace(temporary, pdf_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    text_path = folder / "text.txt"
+    write_text_atomic(text_path, doc.text)
+    outputs.update({"pdf": str(pdf_path), "text": str(text_path)})
+    json_path = folder / "document.json"
+    outputs["json"] = str(json_path)
+    doc.outputs = outputs
+    write_text_atomic(json_path, json.dumps(doc.to_dict(), ensure_ascii=False, indent=1))
+    return outputs
