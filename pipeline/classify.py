@@ -45,9 +45,11 @@ def title_similarity(title: str, line: str) -> float:
 def best_title(schema: TypeSchema, lines: Sequence[str]) -> float:
     """Best similarity (0-100) of any of the schema's titles to any of `lines` (folded)."""
     best = 0.0
+    # A long title often wraps: "GIẤY CHỨNG NHẬN" / "QUYỀN SỬ DỤNG ĐẤT".
+    candidates = [*lines, *(f"{a} {b}" for a, b in zip(lines, lines[1:], strict=False))]
     for title in schema.titles:
         folded = fold_line(title)
-        for line in lines:
+        for line in candidates:
             best = max(best, title_similarity(folded, line))
     return best
 
@@ -77,12 +79,17 @@ def score_types(schemas: Schemas, header_lines: Sequence[str], text: str) -> dic
     """Score (0-1) of every type for a document whose first-page header lines and full text
     (both folded with fold_line) are given."""
     scores = {}
+    titled = 0
     for schema in schemas:
         title = best_title(schema, header_lines)
         title_part = title / 100 if title >= TITLE_MIN else 0.0
+        titled += title_part > 0
         scores[schema.doc_type] = round(
             TITLE_WEIGHT * title_part + (1 - TITLE_WEIGHT) * keyword_score(schema, text), 4
         )
+    if titled > 1:
+        # Two types' titles in one header is contradictory evidence: let no title count.
+        return score_types(schemas, [], text)
     return scores
 
 

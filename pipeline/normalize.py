@@ -121,7 +121,7 @@ def normalize_date(raw: str) -> Normalized:
     The value is produced even for a date that does not exist (31/02): the validator
     marks it invalid, so the reader sees what was printed.
     """
-    text = fold(nfc(raw))
+    text = nfc(raw)
     changes: list[str] = []
     # Repair confusions only in tokens that are mostly digits already ("2O19", "l5").
     tokens = []
@@ -131,7 +131,7 @@ def normalize_date(raw: str) -> Normalized:
             if all(c.isdigit() for c in fixed):
                 tok, changes = fixed, changes + ch
         tokens.append(tok)
-    text = "".join(tokens)
+    text = fold("".join(tokens))
     iso = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text)
     if iso:
         year, month, day = iso.groups()

@@ -1,0 +1,99 @@
+"""Normalizers: raw OCR text -> canonical values (FIELDS.md), with repairs recorded."""
+
+import pytest
+
+from pipeline.normalize import (
+    normalize_area,
+    normalize_date,
+    normalize_doc_number,
+    normalize_id_number,
+    normalize_name,
+    normalize_phone,
+    normalize_sex,
+    normalize_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [
+        ("04/03/2019", "2019-03-04"),
+        ("4-3-2019", "2019-03-04"),
+        ("04.03.2019", "2019-03-04"),
+        ("ngày 27 tháng 7 năm 2023", "2023-07-27"),
+        ("Ngay 27 thang 07 nam 2023", "2023-07-27"),
+        ("NGÀY 27 THÁNG 7 NĂM 2023", "2023-07-27"),
+        ("04 / 03 / 2019", "2019-03-04"),
+        ("2019-03-04", "2019-03-04"),
+        ("Hà Nội, ngày 5 tháng 12 năm 2020", "2020-12-05"),
+    ],
+)
+def test_dates_in_every_printed_form_become_iso(raw, iso):
+    assert normalize_date(raw) == (iso, None)
+
+
+def test_date_with_ocr_confusions_is_repaired_and_the_repair_recorded():
+    value, note = normalize_date("O4/03/2Ol9")
+    assert value == "2019-03-04"
+    assert "O->0" in note and "l->1" in note
+
+
+def test_impossible_date_is_kept_for_the_validator_to_reject():
+    assert normalize_date("31/02/2020")[0] == "2020-02-31"
+
+
+@pytest.mark.parametrize("raw", ["###", "", "chưa rõ", "ngày tháng năm"])
+def test_garbage_date_gives_no_value_and_a_reason(raw):
+    value, note = normalize_date(raw)
+    assert value is None and note
+
+
+def test_names_are_nfc_upper_case_single_spaced():
+    decomposed = "Nguye\u0302\u0303n   va\u0306n  an"
+    assert normalize_name(decomposed) == ("NGUYỄN VĂN AN", None)
+
+
+def test_name_drops_honorific_and_trailing_clause():
+    assert normalize_name("Ông NGUYỄN VĂN AN, sinh năm 1980")[0] == "NGUYỄN VĂN AN"
+
+
+def test_id_number_keeps_digits_and_repairs_confusions():
+    value, note = normalize_id_number("OO1219Ol2345")
+    assert value == "001219012345"
+    assert note == "repaired OCR confusions O->0, l->1"
+
+
+def test_id_number_printed_in_groups_is_joined():
+    assert normalize_id_number("001 219 012 345")[0] == "001219012345"
+
+
+def test_id_number_without_digits_is_absent():
+    assert normalize_id_number("không có")[0] is None
+
+
+def test_phone_with_country_code():
+    assert normalize_phone("+84 912 345 678")[0] == "0912345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("Nam", "Nam"), ("Nữ", "Nữ"), ("NU", "Nữ"), ("Nữ / Female", "Nữ"), ("Male", "Nam")],
+)
+def test_sex(raw, value):
+    assert normalize_sex(raw)[0] == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("120,5 m²", "120.5"), ("1.250,5 m2", "1250.5"), ("1.250 m2", "1250"), ("86 m2", "86")],
+)
+def test_area_uses_vietnamese_decimal_comma(raw, value):
+    assert normalize_area(raw)[0] == value
+
+
+def test_doc_number_loses_spaces_keeps_its_letters():
+    assert normalize_doc_number("1234 / QĐ-UBND")[0] == "1234/QĐ-UBND"
+
+
+def test_text_drops_dotted_leaders_and_separators():
+    assert normalize_text(": ........ Việt   Nam ....")[0] == "Việt Nam"
