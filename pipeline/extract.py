@@ -153,6 +153,7 @@ def split_parts(words: list[Word], height: float) -> list[list[Word]]:
 class Label:
     text: str  # folded tokens joined by spaces
     fields: frozenset[str]
+    colon: bool = False  # written "Đề nghị:" in the schema: only counts before a ':'
 
     @property
     def compact(self) -> str:
@@ -162,6 +163,10 @@ class Label:
     def strong(self) -> bool:
         """Long labels are found anywhere; short ones ("Số", "No") need a ':' after them."""
         return len(self.compact) >= 6 and " " in self.text
+
+    @property
+    def needs_separator(self) -> bool:
+        return self.colon or not self.strong
 
 
 @dataclass
@@ -174,11 +179,12 @@ class LabelMatch:
 
 
 def schema_labels(schema: TypeSchema) -> list[Label]:
-    by_text: dict[str, set[str]] = {}
+    by_text: dict[tuple[str, bool], set[str]] = {}
     for spec in schema.fields:
         for label in spec.labels:
-            by_text.setdefault(fold_line(label), set()).add(spec.name)
-    return [Label(text, frozenset(names)) for text, names in by_text.items() if text]
+            key = (fold_line(label), label.rstrip().endswith(":"))
+            by_text.setdefault(key, set()).add(spec.name)
+    return [Label(t, frozenset(names), colon) for (t, colon), names in by_text.items() if t]
 
 
 def _followed_by_separator(line: Line, token: Token) -> bool:
@@ -230,7 +236,8 @@ def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
                     best, best_end = score, end
             if not best:
                 continue
-            if not label.strong and not _followed_by_separator(line, line.tokens[best_end - 1]):
+            sep = _followed_by_separator(line, line.tokens[best_end - 1])
+            if label.needs_separator and not sep:
                 continue
             candidates.append((len(target), best, start, best_end, label))
     candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
@@ -281,6 +288,11 @@ def _value_words(
     return words, " ".join(w.text for w in words)
 
 
+def _all_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
 def _meaningful(words: list[Word]) -> list[Word]:
     """Drop separators and dotted leaders: words without a letter or digit."""
     return [w for w in words if re.search(r"\w", w.text)]
@@ -295,6 +307,7 @@ class _DocumentLines:
         for i, line in enumerate(lines):
             line.order = i
         self.matches = {line.order: find_labels(line, labels) for line in lines}
+        self._gaps: dict[int, float] = {}
 
     def next_line(self, line: Line) -> Line | None:
         nxt = line.order + 1
@@ -321,7 +334,10 @@ class _DocumentLines:
             line = nxt
             if not _meaningful(words):
                 return [None]
-        parts = split_parts(words, line.height)
+        parts = split_parts(_meaningful(words), line.height)
+        if len(parts) > 1:
+            # A table's vertical rule read as "|", "l" or "I" is not a value.
+            parts = [p for p in parts if not (len(p) == 1 and len(p[0].text) == 1)] or parts
         if len(parts) == 1:
             return [Value(words, text, line.page)]
         return [Value(p, " ".join(w.text for w in p), line.page) for p in parts]
@@ -333,10 +349,21 @@ class _DocumentLines:
         nxt = self.next_line(line)
         if nxt is None or self.matches[nxt.order]:
             return value
-        if nxt.top - line.bottom > 1.2 * line.height:
+        if nxt.top - line.bottom > self.line_gap(line.page) + 0.35 * line.height:
             return value
+        # Same column: the next line overlaps the label-and-value span.
         label_x = match.line.words[match.line.tokens[match.start].word].bbox[0]
-        if nxt.words[0].bbox[0] < label_x - 2 * line.height:
+        right = max(w.bbox[2] for w in value.words)
+        if nxt.words[0].bbox[0] > right or nxt.words[-1].bbox[2] < label_x:
+            return value
+        # A numbered item ("8.", "a)", "-") or an unknown "Label: value" line starts anew.
+        head = [w.text for w in nxt.words[:6]]
+        if re.match(r"^(\d{1,2}[.)]|[a-zđ][.)]|[-–•+*])", head[0]) or any(
+            t.endswith(":") for t in head
+        ):
+            return value
+        # A mixed-case value does not continue into an all-capitals heading.
+        if _all_caps(nxt.text) and not _all_caps(value.text):
             return value
         folded = strip_marks(nxt.text)
         if any(re.search(p, folded, re.IGNORECASE) for p in stop_patterns):
@@ -346,6 +373,15 @@ class _DocumentLines:
         ):
             return value
         return Value(value.words + nxt.words, value.text + " " + nxt.text, value.page)
+
+    def line_gap(self, page: int) -> float:
+        """Median vertical gap between consecutive lines of a page (the line spacing)."""
+        if page not in self._gaps:
+            lines = [li for li in self.lines if li.page == page]
+            gaps = [b.top - a.bottom for a, b in zip(lines, lines[1:], strict=False)]
+            gaps = [g for g in gaps if g >= 0]
+            self._gaps[page] = statistics.median(gaps) if gaps else 0.0
+        return self._gaps[page]
 
     def in_region(self, line: Line, region: str) -> bool:
         if region == "any":
@@ -387,6 +423,31 @@ def locate_label(doc: _DocumentLines, spec: FieldSpec, stop_patterns: list[str])
     return value
 
 
+def _continue_line(
+    doc: _DocumentLines, line: Line, value: Value, pattern: str, flags: int
+) -> Value:
+    """Append the segments just below `value`, in its column, that match `pattern`."""
+    for _ in range(2):
+        nxt = doc.next_line(line)
+        if nxt is None or nxt.top - line.bottom > doc.line_gap(line.page) + 0.5 * line.height:
+            break
+        left = min(w.bbox[0] for w in value.words)
+        right = max(w.bbox[2] for w in value.words)
+        below = [
+            part
+            for part in split_parts(nxt.words, nxt.height)
+            if part[0].bbox[0] < right and part[-1].bbox[2] > left
+        ]
+        if len(below) != 1:
+            break
+        text = " ".join(w.text for w in below[0])
+        if not re.fullmatch(pattern, strip_marks(text, lower=False).strip(), flags):
+            break
+        value = Value(value.words + below[0], f"{value.text} {text}", value.page)
+        line = nxt
+    return value
+
+
 def locate_line(doc: _DocumentLines, spec: FieldSpec) -> Value | None:
     """A value found by a pattern over a line's column segments (the place-and-date line,
     the issuing authority in the header, the name under the signature)."""
@@ -410,7 +471,10 @@ def locate_line(doc: _DocumentLines, spec: FieldSpec) -> Value | None:
                 if offset < end and offset + len(w.text) > start:
                     words.append(w)
                 offset += len(w.text) + 1
-            hits.append(Value(words, text[start:end], line.page))
+            value = Value(words, text[start:end], line.page)
+            if spec.continue_pattern:
+                value = _continue_line(doc, line, value, spec.continue_pattern, flags)
+            hits.append(value)
     if not hits:
         return None
     return hits[0] if spec.select == "first" else hits[-1]

@@ -185,10 +185,11 @@ def normalize_number(raw: str) -> Normalized:
 
 
 def normalize_doc_number(raw: str) -> Normalized:
-    """'Số: 1234 / QĐ-UBND' -> '1234/QĐ-UBND': NFC, no spaces, no edge punctuation."""
+    """'1234 / QĐ-UBND' -> '1234/QĐ-UBND', 'CS  01234' -> 'CS 01234': NFC, single spaces,
+    none around '/' and '-', no edge punctuation."""
     text = clean_text(raw)
     text = re.sub(r"\s*([/\-])\s*", r"\1", text)
-    text = text.split(" ")[0].strip(_EDGE_PUNCT)
+    text = text.strip(_EDGE_PUNCT)
     if not re.search(r"\d", text):
         return None, "no number found"
     head = re.match(r"^[0-9" + re.escape("".join(DIGIT_CONFUSIONS)) + r"]+(?=/|$)", text)

@@ -49,6 +49,8 @@ class FieldSpec:
     labels: tuple[str, ...] = ()
     locate: str = "label"
     line_pattern: str | None = None
+    continue_pattern: str | None = None  # lines just below in the same column that match it
+    # continue a `line` value ("ỦY BAN NHÂN DÂN" / "TỈNH NGHỆ AN")
     select: str = "first"  # first | last match in the document
     region: str = "any"  # where a `line` match may be: header (top), body, footer (bottom)
     value_pattern: str | None = None  # regex over the raw value: its group `value` or match
@@ -95,6 +97,7 @@ _FIELD_KEYS = {
     "labels",
     "locate",
     "line_pattern",
+    "continue_pattern",
     "select",
     "region",
     "value_pattern",
@@ -153,6 +156,9 @@ def _parse_field(path: Path, name: Any, raw: Any) -> FieldSpec:
         if "line_pattern" not in raw:
             raise _fail(path, f"{where} has locate: line but no line_pattern")
         line_pattern = _regex(path, f"{where}.line_pattern", raw["line_pattern"])
+    continue_pattern = None
+    if "continue_pattern" in raw:
+        continue_pattern = _regex(path, f"{where}.continue_pattern", raw["continue_pattern"])
     value_pattern = None
     if "value_pattern" in raw:
         value_pattern = _regex(path, f"{where}.value_pattern", raw["value_pattern"])
@@ -185,6 +191,7 @@ def _parse_field(path: Path, name: Any, raw: Any) -> FieldSpec:
         labels=labels,
         locate=locate,
         line_pattern=line_pattern,
+        continue_pattern=continue_pattern,
         select=select,
         region=region,
         value_pattern=value_pattern,
