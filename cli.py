@@ -277,6 +277,55 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         print_stats(data)
 
 
+@main.command("eval")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--min-f1", type=click.FloatRange(0, 1), help="Fail (exit 8) below this field F1.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes.")
+@json_option
+@click.pass_context
+@handles_errors
+def eval_command(
+    ctx: click.Context, directory: Path, min_f1: float | None, jobs: int | None, as_json: bool
+) -> None:
+    """Score extraction on samples with ground truth (NAME.json beside each file).
+
+    Ingests them into a temporary store; reports per document type the classification
+    accuracy, field precision/recall/F1 (exact match on normalized values) and text CER.
+    """
+    from pipeline.errors import CheckFailedError
+    from pipeline.evaluate import ALL, evaluate_directory, report_dict
+
+    scores = evaluate_directory(directory, config_of(ctx, jobs=jobs))
+    if as_json:
+        emit_json(report_dict(scores))
+    else:
+        print_eval(scores)
+    if min_f1 is not None and scores[ALL].f1 < min_f1:
+        raise CheckFailedError(f"Field F1 {scores[ALL].f1:.3f} is below --min-f1 {min_f1}.")
+
+
+def print_eval(scores: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("type", "docs", "accuracy", "precision", "recall", "F1", "CER")
+    for name, s in scores.items():
+        cer = "-" if s.cer is None else f"{s.cer:.3f}"
+        table.add_row(
+            name,
+            str(s.documents),
+            f"{s.accuracy:.3f}",
+            f"{s.precision:.3f}",
+            f"{s.recall:.3f}",
+            f"{s.f1:.3f}",
+            cer,
+        )
+    console = Console()
+    console.print(table)
+    for error in scores["all"].errors[:50]:
+        console.print(f"  {error}", markup=False, highlight=False)
+
+
 # -- rendering ----------------------------------------------------------------------
 
 

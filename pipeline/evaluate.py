@@ -8,13 +8,15 @@ produced documents are matched to it by source file and page range.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import Document, Page
 from pipeline.textnorm import nfc, squash_spaces
@@ -227,3 +229,32 @@ def report_dict(scores: Mapping[str, TypeScores]) -> dict[str, Any]:
         "all": scores[ALL].to_dict(),
         "errors": scores[ALL].errors,
     }
+
+
+def ingest_for_evaluation(truths: list[Truth], cfg: Config) -> dict[str, list[Document]]:
+    """Ingest the truths' sample files into a throw-away store; their documents by file name."""
+    from pipeline.batch import Batch, open_index  # here: scoring alone needs no OCR machinery
+
+    with tempfile.TemporaryDirectory(prefix="dossier-eval-") as tmp:
+        cfg = replace(cfg, store=Path(tmp))
+        index = open_index(cfg)
+        try:
+            Batch(cfg, index).run([t.source for t in truths])
+            documents = list(index.iter_documents())
+        finally:
+            index.close()
+    produced: dict[str, list[Document]] = {}
+    for doc in documents:
+        produced.setdefault(Path(doc.source.path).name, []).append(doc)
+    return produced
+
+
+def evaluate_directory(directory: Path, cfg: Config) -> dict[str, TypeScores]:
+    """`dossier eval DIR`: every sample in DIR with ground truth beside it, scored."""
+    truths = find_truths(directory)
+    if not truths:
+        raise BadInputError(
+            f"No ground truth found in {directory}.",
+            hint="Each sample needs a NAME.json beside it (see samples/README.md).",
+        )
+    return evaluate(truths, ingest_for_evaluation(truths, cfg))
