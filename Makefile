@@ -7,9 +7,10 @@ BIN    := $(VENV)/bin
 STORE  ?= demo-store
 JOBS   ?= $(shell nproc)
 # Debian packages the pipeline needs at run time (Tesseract 5 with Vietnamese, English and
-# orientation data), plus what the benchmark's OCRmyPDF run needs (ghostscript, unpaper).
+# orientation data), plus what the benchmark's OCRmyPDF run needs (ghostscript, unpaper)
+# and the browser the web interface's end-to-end tests drive (chromium, chromium-driver).
 APT_PACKAGES := tesseract-ocr tesseract-ocr-vie tesseract-ocr-eng tesseract-ocr-osd \
-                ghostscript unpaper
+                ghostscript unpaper chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: setup system-packages venv demo test test-fast lint bench es-start es-stop clean
