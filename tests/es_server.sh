@@ -127,6 +127,20 @@ EOF
         # bootstrap.password sets the `elastic` user's password until one is changed.
         printf '%s' "$ES_TEST_PASSWORD" | as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" \
             ES_PATH_CONF="$conf" "$ES_HOME/bin/elasticsearch-keystore" add -x -f bootstrap.password >/dev/null
+        # A read-only user in the file realm (the test distribution cannot create the
+        # .security index that native users and API keys need: it lacks analysis-common).
+        cat >"$conf/roles.yml" <<EOF
+dossier_reader:
+  cluster: [monitor]
+  indices:
+    - names: ["dossier-*"]
+      privileges: [read, view_index_metadata]
+EOF
+        if ! grep -q '^dossier_reader:' "$conf/users" 2>/dev/null; then
+            as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$conf" \
+                "$ES_HOME/bin/elasticsearch-users" useradd dossier_reader \
+                -p "$ES_TEST_PASSWORD" -r dossier_reader >/dev/null
+        fi
     fi
 }
 

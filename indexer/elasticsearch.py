@@ -1,0 +1,680 @@
+"""The Elasticsearch catalog and search index: the same `Index` protocol as the SQLite
+backend, for when one machine is not enough.
+
+Three indices (`<prefix>-documents`, `-pages`, `-failures`) with explicit, versioned
+mappings (indexer.es_mappings). Writes go through `helpers.streaming_bulk` with
+retries; ids come from content (Document.id), so re-sending a batch creates no
+duplicates. A document is written after its pages, so a document that is visible
+always has its pages. Search folds the query in Python exactly like the SQLite
+backend, and highlights come from the shared highlighter, so both backends mark
+the same words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import elastic_transport
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    Elasticsearch,
+    helpers,
+)
+
+from indexer.base import PageMatch, SearchHit, SearchQuery, SearchResult, phash_chunks
+from indexer.es_mappings import MAPPING_VERSION, SETTINGS, versioned
+from indexer.highlight import highlight, query_terms
+from pipeline.config import Config
+from pipeline.errors import BackendError, BackendUnavailableError
+from pipeline.model import Document, document_from_dict
+from pipeline.textnorm import fold
+
+log = logging.getLogger(__name__)
+
+BULK_DOCS = 500  # documents per bulk group (their pages go first, in one request)
+RETRY_STATUS = (429, 502, 503, 504)  # overloaded or restarting: worth another try
+FACET_SIZE = 20
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _unsigned64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """The URL without user:password@, and those credentials (a URL may carry them, but
+    they must never be shown again)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, parts.username, parts.password
+
+
+def folded_terms(text: str) -> str:
+    """The folded, tokenized form both the index and the query use (as SQLite's FTS)."""
+    return " ".join(query_terms(text))
+
+
+def document_source(doc: Document) -> dict[str, Any]:
+    """The indexed form of a document."""
+    office = doc.office
+    main_date = doc.main_date
+    valid: dict[str, str] = {}
+    for f in doc.fields:
+        if f.valid and f.value is not None:
+            valid.setdefault(f.name, f.value)
+    text = doc.text
+    return {
+        "id": doc.id,
+        "sha256": doc.source.sha256,
+        "source_path": doc.source.path,
+        "media_type": doc.source.media_type,
+        "first_page": doc.first_page,
+        "last_page": doc.last_page,
+        "doc_type": doc.doc_type,
+        "status": doc.status,
+        "person_id": doc.person_id,
+        "id_numbers": sorted(
+            {f.value for f in doc.fields if f.value and f.name.endswith("id_number")}
+        ),
+        "field_pairs": sorted({f"{f.name}={f.value}" for f in doc.fields if f.value}),
+        "main_date": main_date,
+        "year": main_date[:4] if main_date else None,
+        "office": office,
+        "office_folded": fold(office) if office else None,
+        "dossier_id": doc.dossier_id,
+        "created_at": doc.created_at,
+        "seconds": sum(t.seconds for t in doc.timings if t.page is None),
+        "text": text,
+        "text_folded": folded_terms(" ".join([text, *(f.value or "" for f in doc.fields)])),
+        "timings": [
+            {"stage": t.stage, "seconds": t.seconds, "page": t.page, "worker": t.worker}
+            for t in doc.timings
+        ],
+        "valid_fields": valid,
+        "body": doc.to_dict(),
+    }
+
+
+def page_id(doc_id: str, position: int) -> str:
+    return f"{doc_id}:{position}"
+
+
+def _wildcard_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+class ElasticsearchIndex:
+    """The Index protocol over an Elasticsearch cluster."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "dossier",
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        request_timeout: float = 30.0,
+        max_retries: int = 3,
+        health_timeout: str = "20s",
+    ):
+        url, url_user, url_password = split_credentials(url)
+        username = username or url_user
+        password = password or url_password
+        self.url = url  # never carries credentials: safe to show
+        self.prefix = prefix
+        self.health_timeout = health_timeout  # how long to wait for a yellow cluster
+        self._secrets = [s for s in (api_key, password) if s]
+        self.names = {kind: f"{prefix}-{kind}" for kind in ("documents", "pages", "failures")}
+        options: dict[str, Any] = {
+            "request_timeout": request_timeout,
+            "max_retries": max_retries,
+            "retry_on_timeout": True,
+            "retry_on_status": RETRY_STATUS,
+        }
+        if api_key:
+            options["api_key"] = api_key
+        elif username is not None:
+            options["basic_auth"] = (username, password or "")
+        if ca_file:
+            if not Path(ca_file).is_file():
+                raise BackendError(
+                    f"The CA file {ca_file} does not exist.",
+                    hint="Set DOSSIER_ES_CA_FILE to the cluster's CA certificate (PEM).",
+                )
+            options["ca_certs"] = ca_file
+            options["verify_certs"] = True
+        try:
+            self.client = Elasticsearch(url, **options)
+        except ValueError as exc:  # a malformed URL
+            raise BackendError(
+                f"The Elasticsearch URL {url!r} is not valid: {self._redact(str(exc))}.",
+                hint="Use a URL such as http://127.0.0.1:9200 (DOSSIER_ES_URL).",
+            ) from exc
+        try:
+            self._open()
+        except BaseException:
+            self.client.close()
+            raise
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> ElasticsearchIndex:
+        return cls(
+            cfg.es_url,
+            prefix=cfg.es_index_prefix,
+            api_key=cfg.es_api_key,
+            username=cfg.es_username,
+            password=cfg.es_password,
+            ca_file=cfg.es_ca_file,
+        )
+
+    # -- errors --------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn client exceptions into dossier errors with a message and no secret."""
+        try:
+            yield
+        except AuthenticationException:
+            raise BackendError(
+                f"Elasticsearch at {self.url} rejected the credentials while {what} "
+                "(HTTP 401: wrong password or API key).",
+                hint="Check DOSSIER_ES_API_KEY, or DOSSIER_ES_USERNAME and DOSSIER_ES_PASSWORD.",
+            ) from None
+        except AuthorizationException as exc:
+            raise BackendError(
+                f"Elasticsearch at {self.url} does not allow this user to go on {what} "
+                f"(HTTP 403: {self._redact(_reason(exc))}).",
+                hint="Give the user or API key the privileges read, write, create_index and "
+                f"view_index_metadata on the {self.prefix}-* indices, and monitor on the cluster.",
+            ) from None
+        except elastic_transport.TlsError as exc:
+            raise BackendUnavailableError(
+                f"The TLS connection to Elasticsearch at {self.url} failed while {what}: "
+                f"{self._redact(_short(exc))}.",
+                hint="Check DOSSIER_ES_CA_FILE (the cluster's CA certificate) and the URL.",
+            ) from None
+        except (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout) as exc:
+            raise BackendUnavailableError(
+                f"Elasticsearch at {self.url} cannot be reached while {what}: "
+                f"{self._redact(_short(exc))}.",
+                hint="Start it (make es-start) or check DOSSIER_ES_URL.",
+            ) from None
+        except ApiError as exc:
+            raise BackendError(
+                f"Elasticsearch at {self.url} refused {what} (HTTP {exc.meta.status}: "
+                f"{self._redact(_reason(exc))}).",
+            ) from None
+        except elastic_transport.TransportError as exc:
+            raise BackendUnavailableError(
+                f"Elasticsearch at {self.url} failed while {what}: {self._redact(_short(exc))}."
+            ) from None
+
+    # -- opening: reachability, indices and their mapping versions, health ---------
+
+    def _open(self) -> None:
+        with self._errors("checking the cluster"):
+            self.client.cluster.health(timeout="5s")
+        with self._errors("creating the dossier indices"):
+            for kind, name in self.names.items():
+                self._ensure_index(kind, name)
+        with self._errors("checking the health of the dossier indices"):
+            health = self.client.options(request_timeout=60, ignore_status=408).cluster.health(
+                index=list(self.names.values()),
+                wait_for_status="yellow",
+                timeout=self.health_timeout,
+            )
+        if health["status"] == "red":
+            raise BackendError(
+                f"The Elasticsearch cluster at {self.url} is red: a primary shard of the "
+                f"{self.prefix}-* indices is not available, so writes would be lost.",
+                hint="Check the cluster (GET _cluster/allocation/explain) and try again "
+                "when it is yellow or green.",
+            )
+
+    def _ensure_index(self, kind: str, name: str) -> None:
+        if not self.client.indices.exists(index=name):
+            try:
+                self.client.indices.create(index=name, settings=SETTINGS, mappings=versioned(kind))
+                return
+            except ApiError as exc:
+                if "resource_already_exists" not in str(exc):  # another process won the race
+                    raise
+        mapping = self.client.indices.get_mapping(index=name)
+        meta = next(iter(mapping.body.values()))["mappings"].get("_meta", {})
+        found = meta.get("mapping_version")
+        if found != MAPPING_VERSION:
+            raise BackendError(
+                f"The Elasticsearch index {name} has mapping version {found}, this dossier "
+                f"uses version {MAPPING_VERSION}.",
+                hint=f"Run `dossier reindex --to elasticsearch` to rebuild the {self.prefix}-* "
+                "indices from the catalog.",
+            )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def refresh(self) -> None:
+        """Make every write so far visible to search."""
+        with self._errors("refreshing the indices"):
+            self.client.indices.refresh(index=list(self.names.values()))
+
+    def drop(self) -> None:
+        """Delete the dossier indices (reindex from scratch, tests)."""
+        with self._errors("deleting the dossier indices"):
+            self.client.indices.delete(
+                index=list(self.names.values()), ignore_unavailable=True, allow_no_indices=True
+            )
+
+    # -- writes --------------------------------------------------------------------
+
+    def _bulk(self, actions: Iterable[dict[str, Any]], what: str, **params: Any) -> int:
+        """Send actions with streaming_bulk; 429/5xx items are retried with back-off. Any
+        other failed item is an error (the caller keeps the documents to resend)."""
+        sent = 0
+        errors: list[str] = []
+        with self._errors(what):
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=BULK_DOCS * 4,
+                max_retries=5,
+                initial_backoff=1,
+                max_backoff=30,
+                retry_on_status=RETRY_STATUS,
+                raise_on_error=False,
+                raise_on_exception=True,
+                **params,
+            ):
+                op, result = next(iter(item.items()))
+                if ok or (op == "delete" and result.get("status") == 404):
+                    sent += 1
+                    continue
+                error = result.get("error", {})
+                errors.append(f"{result.get('_id')}: {error.get('type')}: {error.get('reason')}")
+        if errors:
+            hint = None
+            if any("strict_dynamic_mapping" in e or "mapper_parsing" in e for e in errors):
+                hint = "The index mapping does not match this dossier: run `dossier reindex`."
+            raise BackendError(
+                f"Elasticsearch refused {len(errors)} item(s) while {what}: "
+                f"{self._redact('; '.join(errors[:3]))}.",
+                hint=hint,
+            )
+        return sent
+
+    def _stale_pages(self, docs: list[Document]) -> list[dict[str, Any]]:
+        """Delete actions for stored pages past the new page count of each document."""
+        keep = {page_id(d.id, i) for d in docs for i in range(len(d.pages))}
+        with self._errors("looking up stored pages"):
+            found = self.client.search(
+                index=self.names["pages"],
+                query={"terms": {"document_id": [d.id for d in docs]}},
+                size=10_000,
+                source=False,
+            )
+        return [
+            {"_op_type": "delete", "_index": self.names["pages"], "_id": hit["_id"]}
+            for hit in found["hits"]["hits"]
+            if hit["_id"] not in keep
+        ]
+
+    def _page_actions(self, doc: Document) -> Iterator[dict[str, Any]]:
+        for position, page in enumerate(doc.pages):
+            source: dict[str, Any] = {
+                "document_id": doc.id,
+                "page_index": position,
+                "method": page.method,
+                "phash": None,
+                "phash_chunks": [],
+            }
+            if page.phash is not None:
+                source["phash"] = _signed64(page.phash)
+                source["phash_chunks"] = phash_chunks(page.phash)
+            yield {
+                "_index": self.names["pages"],
+                "_id": page_id(doc.id, position),
+                "_source": source,
+            }
+
+    def put_documents(self, docs: Iterable[Document], *, refresh: bool = True) -> int:
+        """Write documents in bulk: per group, the pages first, then the documents.
+        Idempotent (ids from content); returns the number of documents written."""
+        written = 0
+        group: list[Document] = []
+        for doc in docs:
+            group.append(doc)
+            if len(group) >= BULK_DOCS:
+                written += self._put_group(group)
+                group = []
+        if group:
+            written += self._put_group(group)
+        if refresh:
+            self.refresh()
+        return written
+
+    def _put_group(self, docs: list[Document]) -> int:
+        for doc in docs:
+            if doc.created_at is None:
+                doc.created_at = _now()
+        page_actions = [a for doc in docs for a in self._page_actions(doc)]
+        self._bulk([*page_actions, *self._stale_pages(docs)], "writing pages")
+        return self._bulk(
+            (
+                {"_index": self.names["documents"], "_id": doc.id, "_source": document_source(doc)}
+                for doc in docs
+            ),
+            "writing documents",
+        )
+
+    def put_document(self, doc: Document) -> None:
+        """Insert or replace one document with its pages; visible to search on return."""
+        self.put_documents([doc], refresh=True)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def find_by_sha256(self, sha256: str) -> list[str]:
+        with self._errors("looking up a file hash"):
+            found = self.client.search(
+                index=self.names["documents"],
+                query={"term": {"sha256": sha256}},
+                sort=[{"first_page": "asc"}],
+                size=1000,
+                source=False,
+            )
+        return [hit["_id"] for hit in found["hits"]["hits"]]
+
+    def get_document(self, doc_id: str) -> Document | None:
+        with self._errors("reading a document"):
+            got = self.client.options(ignore_status=404).get(
+                index=self.names["documents"], id=doc_id, source_includes=["body"]
+            )
+            if got.get("found"):
+                return document_from_dict(got["_source"]["body"])
+            # Accept an unambiguous id prefix, as clerks copy short ids.
+            found = self.client.search(
+                index=self.names["documents"],
+                query={"prefix": {"id": doc_id}},
+                size=2,
+                source_includes=["body"],
+            )
+        hits = found["hits"]["hits"]
+        if len(hits) != 1 or not doc_id:
+            return None
+        return document_from_dict(hits[0]["_source"]["body"])
+
+    def iter_documents(self, page_size: int = 500) -> Iterator[Document]:
+        """Every document, oldest first, in pages of `page_size` (search_after)."""
+        after: list[Any] | None = None
+        while True:
+            with self._errors("reading documents"):
+                found = self.client.search(
+                    index=self.names["documents"],
+                    query={"match_all": {}},
+                    sort=[{"created_at": "asc"}, {"id": "asc"}],
+                    size=page_size,
+                    source_includes=["body"],
+                    search_after=after,
+                )
+            hits = found["hits"]["hits"]
+            for hit in hits:
+                yield document_from_dict(hit["_source"]["body"])
+            if len(hits) < page_size:
+                return
+            after = hits[-1]["sort"]
+
+    def count_documents(self) -> int:
+        with self._errors("counting documents"):
+            return int(self.client.count(index=self.names["documents"])["count"])
+
+    # -- failures ------------------------------------------------------------------
+
+    def _failure_id(self, path: str, sha256: str | None) -> str:
+        return hashlib.sha1(f"{path}\0{sha256 or ''}".encode()).hexdigest()
+
+    def record_failure(self, path: str, sha256: str | None, reason: str) -> None:
+        with self._errors("recording a failed file"):
+            self.client.index(
+                index=self.names["failures"],
+                id=self._failure_id(path, sha256),
+                document={"path": path, "sha256": sha256 or "", "reason": reason, "at": _now()},
+                refresh=True,
+            )
+
+    def clear_failure(self, path: str) -> None:
+        with self._errors("clearing a failed file"):
+            found = self.client.search(
+                index=self.names["failures"],
+                query={"term": {"path": path}},
+                size=1000,
+                source=False,
+            )
+            for hit in found["hits"]["hits"]:
+                self.client.options(ignore_status=404).delete(
+                    index=self.names["failures"], id=hit["_id"], refresh=True
+                )
+
+    def failures(self) -> list[dict[str, str]]:
+        with self._errors("listing failed files"):
+            found = self.client.search(
+                index=self.names["failures"],
+                query={"match_all": {}},
+                sort=[{"at": "asc"}, {"path": "asc"}],
+                size=10_000,
+            )
+        return [
+            {k: hit["_source"][k] for k in ("path", "sha256", "reason", "at")}
+            for hit in found["hits"]["hits"]
+        ]
+
+    # -- near-duplicate candidates -------------------------------------------------
+
+    def find_pages_by_phash(self, phash: int, max_distance: int) -> list[PageMatch]:
+        """Stored pages within `max_distance` bits: candidates by a terms query on the
+        hash chunks (pigeonhole), then the exact distance; pages of a document that was
+        never completely written are left out."""
+        with self._errors("looking up similar pages"):
+            found = self.client.search(
+                index=self.names["pages"],
+                query={"terms": {"phash_chunks": phash_chunks(phash)}},
+                size=10_000,
+                source_includes=["document_id", "page_index", "phash"],
+            )
+            matches = []
+            for hit in found["hits"]["hits"]:
+                src = hit["_source"]
+                if src.get("phash") is None:
+                    continue
+                stored = _unsigned64(src["phash"])
+                distance = (stored ^ phash).bit_count()
+                if distance <= max_distance:
+                    matches.append(
+                        PageMatch(src["document_id"], src["page_index"], stored, distance)
+                    )
+            if matches:
+                ids = sorted({m.document_id for m in matches})
+                got = self.client.mget(index=self.names["documents"], ids=ids, source=False)
+                present = {d["_id"] for d in got["docs"] if d.get("found")}
+                matches = [m for m in matches if m.document_id in present]
+        return sorted(matches, key=lambda m: (m.distance, m.document_id, m.page_index))
+
+    # -- search --------------------------------------------------------------------
+
+    def _filters(self, query: SearchQuery) -> list[dict[str, Any]]:
+        filters: list[dict[str, Any]] = []
+        if query.doc_type:
+            filters.append({"term": {"doc_type": query.doc_type}})
+        if query.citizen_id:
+            filters.append(
+                {
+                    "bool": {
+                        "should": [
+                            {"term": {"person_id": query.citizen_id}},
+                            {"term": {"id_numbers": query.citizen_id}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            )
+        for name, value in sorted(query.fields.items()):
+            filters.append({"term": {"field_pairs": f"{name}={value}"}})
+        if query.date_from or query.date_to:
+            bounds = {"format": "strict_date"}
+            if query.date_from:
+                bounds["gte"] = query.date_from
+            if query.date_to:
+                bounds["lte"] = query.date_to
+            filters.append({"range": {"main_date": bounds}})
+        if query.office:
+            filters.append(
+                {
+                    "wildcard": {
+                        "office_folded": {"value": f"*{_wildcard_escape(fold(query.office))}*"}
+                    }
+                }
+            )
+        if query.dossier:
+            filters.append({"term": {"dossier_id": query.dossier}})
+        return filters
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        terms = query_terms(query.text)
+        if query.text.strip() and not terms:
+            return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
+        bool_query: dict[str, Any] = {"filter": self._filters(query)}
+        if terms:
+            # Every folded term must occur; the unfolded text ranks exact diacritics higher.
+            bool_query["must"] = [
+                {
+                    "multi_match": {
+                        "query": " ".join(terms),
+                        "fields": ["text_folded", "text"],
+                        "type": "cross_fields",
+                        "operator": "and",
+                    }
+                }
+            ]
+            bool_query["should"] = [{"match": {"text": {"query": query.text, "boost": 0.5}}}]
+        aggs = {
+            "doc_type": {"terms": {"field": "doc_type", "size": FACET_SIZE}},
+            "office": {"terms": {"field": "office", "size": FACET_SIZE}},
+            "year": {"terms": {"field": "year", "size": FACET_SIZE}},
+        }
+        with self._errors("searching"):
+            found = self.client.search(
+                index=self.names["documents"],
+                query={"bool": bool_query},
+                sort=["_score", {"created_at": "desc"}, {"id": "asc"}],
+                track_scores=True,
+                track_total_hits=True,
+                from_=query.offset,
+                size=query.limit,
+                source_includes=["doc_type", "source_path", "text", "valid_fields"],
+                aggs=aggs,
+            )
+        hits = [
+            SearchHit(
+                id=hit["_id"],
+                score=round(float(hit["_score"] or 0.0), 4),
+                doc_type=hit["_source"]["doc_type"],
+                highlight=highlight(hit["_source"].get("text", ""), terms),
+                source=hit["_source"]["source_path"],
+                fields=dict(hit["_source"].get("valid_fields") or {}),
+            )
+            for hit in found["hits"]["hits"]
+        ]
+        facets = {
+            name: {b["key"]: b["doc_count"] for b in agg["buckets"]}
+            for name, agg in found["aggregations"].items()
+        }
+        return SearchResult(total=found["hits"]["total"]["value"], hits=hits, facets=facets)
+
+    # -- statistics ----------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        with self._errors("computing statistics"):
+            docs = self.client.search(
+                index=self.names["documents"],
+                size=0,
+                track_total_hits=True,
+                aggs={
+                    "by_doc_type": {"terms": {"field": "doc_type", "size": 1000}},
+                    "files": {"cardinality": {"field": "sha256", "precision_threshold": 40000}},
+                    "timings": {
+                        "nested": {"path": "timings"},
+                        "aggs": {
+                            "stages": {
+                                "terms": {
+                                    "field": "timings.stage",
+                                    "size": 100,
+                                    "order": {"_key": "asc"},
+                                },
+                                "aggs": {"seconds": {"sum": {"field": "timings.seconds"}}},
+                            }
+                        },
+                    },
+                },
+            )
+            pages = self.client.search(
+                index=self.names["pages"],
+                size=0,
+                track_total_hits=True,
+                aggs={"by_method": {"terms": {"field": "method", "size": 100}}},
+            )
+            failed = self.client.count(index=self.names["failures"])["count"]
+        aggs = docs["aggregations"]
+        return {
+            "documents": docs["hits"]["total"]["value"],
+            "files": aggs["files"]["value"],
+            "pages": pages["hits"]["total"]["value"],
+            "failed_files": failed,
+            "by_doc_type": {b["key"]: b["doc_count"] for b in aggs["by_doc_type"]["buckets"]},
+            "pages_by_method": {
+                b["key"]: b["doc_count"] for b in pages["aggregations"]["by_method"]["buckets"]
+            },
+            "stages": {
+                b["key"]: {"count": b["doc_count"], "seconds": round(b["seconds"]["value"], 3)}
+                for b in aggs["timings"]["stages"]["buckets"]
+            },
+        }
+
+
+def _reason(exc: ApiError) -> str:
+    """The error type and reason from an Elasticsearch error body, without the body."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error or exc.message)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "…"

@@ -1,0 +1,102 @@
+"""Explicit, versioned Elasticsearch mappings for the dossier indices.
+
+Every index is `dynamic: strict` (an unknown field is an error, not a silent new
+mapping) and carries `_meta.mapping_version`; raise MAPPING_VERSION whenever a mapping
+changes, so an index written by another version is detected and rebuilt with
+`dossier reindex`. Only core field types are used (no analysis plugin, no
+unsigned_long), so the test distribution and the official image behave the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAPPING_VERSION = 1
+
+KEYWORD = {"type": "keyword"}
+# Stored in _source for display only: neither indexed nor searchable.
+STORED_ONLY = {"type": "object", "enabled": False}
+
+DOCUMENTS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": KEYWORD,
+        "sha256": KEYWORD,
+        "source_path": KEYWORD,
+        "media_type": KEYWORD,
+        "first_page": {"type": "integer"},
+        "last_page": {"type": "integer"},
+        "doc_type": KEYWORD,
+        "status": KEYWORD,
+        "person_id": KEYWORD,
+        # Values of every *id_number field: a citizen ID filter matches any of them.
+        "id_numbers": KEYWORD,
+        # "name=value" for every field with a value: exact field filters by terms.
+        "field_pairs": KEYWORD,
+        "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
+        "year": KEYWORD,
+        "office": KEYWORD,
+        "office_folded": KEYWORD,
+        "dossier_id": KEYWORD,
+        "created_at": {"type": "date"},
+        "seconds": {"type": "float"},
+        # The original text (exact diacritics rank higher) and its folded, pre-tokenized
+        # copy computed in Python with the same tokens as the SQLite backend.
+        "text": {"type": "text"},
+        "text_folded": {"type": "text"},
+        "timings": {
+            "type": "nested",
+            "properties": {
+                "stage": KEYWORD,
+                "seconds": {"type": "float"},
+                "page": {"type": "integer"},
+                "worker": KEYWORD,
+            },
+        },
+        "valid_fields": STORED_ONLY,  # first valid value per field name, for search hits
+        "body": STORED_ONLY,  # the whole Document, the source of get_document
+    },
+}
+
+PAGES: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "document_id": KEYWORD,
+        "page_index": {"type": "integer"},
+        "method": KEYWORD,
+        # The 64-bit hash stored bit for bit as a signed long (no unsigned type in core).
+        "phash": {"type": "long"},
+        # Chunks (indexer.base.phash_chunks) for the near-duplicate terms look-up.
+        "phash_chunks": {"type": "long"},
+    },
+}
+
+FAILURES: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "path": KEYWORD,
+        "sha256": KEYWORD,
+        "reason": {"type": "keyword", "index": False},
+        "at": {"type": "date"},
+    },
+}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "documents": DOCUMENTS,
+    "pages": PAGES,
+    "failures": FAILURES,
+}
+
+SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    # One replica where a second node exists; none (a green cluster) on a single node.
+    "auto_expand_replicas": "0-1",
+}
+
+
+def versioned(kind: str) -> dict[str, Any]:
+    """The mapping of one index kind with its version stamp."""
+    return {
+        **MAPPINGS[kind],
+        "_meta": {"app": "dossier", "kind": kind, "mapping_version": MAPPING_VERSION},
+    }

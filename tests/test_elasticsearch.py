@@ -1,0 +1,501 @@
+"""The Elasticsearch backend against a real Elasticsearch server (tests/es_server.sh).
+
+Skipped only when DOSSIER_ES_URL is unset; when it is set, an unreachable server fails
+the session. The same documents go into the SQLite backend too, and both must answer
+the same. Every person here is invented.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer.base import SearchQuery
+from indexer.elasticsearch import ElasticsearchIndex, split_credentials
+from indexer.es_mappings import versioned
+from indexer.sqlite import SqliteIndex
+from pipeline.errors import BackendError, BackendUnavailableError, ExitCode
+from pipeline.model import Document, Field, Page, SourceFile, StageTiming, Word
+
+pytestmark = pytest.mark.elasticsearch
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_PASSWORD = os.environ.get("DOSSIER_ES_TEST_PASSWORD", "dossier-test-secret")
+
+
+# -- servers ------------------------------------------------------------------------
+
+
+def _reachable(url: str, **auth: object) -> str | None:
+    """None when the cluster answers _cluster/health, else why not."""
+    client = Elasticsearch(url, request_timeout=5, max_retries=0, **auth)  # type: ignore[arg-type]
+    try:
+        client.cluster.health()
+        return None
+    except Exception as exc:  # any failure is reported to the user as is
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """The main test server (security off). Skips only when DOSSIER_ES_URL is unset."""
+    url = os.environ.get("DOSSIER_ES_URL")
+    if not url:
+        pytest.skip("DOSSIER_ES_URL is not set (make es-start, then export it)")
+    problem = _reachable(url)
+    if problem:
+        pytest.fail(f"DOSSIER_ES_URL={url} is set but Elasticsearch does not answer: {problem}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def es_secure_url(es_url: str) -> Iterator[str]:
+    """The second server, security on. Started here (tests/es_server.sh start secure)
+    unless DOSSIER_ES_SECURE_URL names a running one; stopped again if started here."""
+    url = os.environ.get("DOSSIER_ES_SECURE_URL")
+    started = False
+    if not url:
+        port = os.environ.get("DOSSIER_ES_SECURE_PORT", "9201")
+        url = f"http://127.0.0.1:{port}"
+        if _reachable(url, basic_auth=("elastic", TEST_PASSWORD)):
+            subprocess.run([str(REPO / "tests/es_server.sh"), "start", "secure"], check=True)
+            started = True
+    problem = _reachable(url, basic_auth=("elastic", TEST_PASSWORD))
+    if problem:
+        pytest.fail(f"the secured Elasticsearch at {url} does not answer: {problem}")
+    yield url
+    if started:
+        subprocess.run([str(REPO / "tests/es_server.sh"), "stop", "secure"], check=False)
+
+
+def _prefix() -> str:
+    return f"dossier-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def es(es_url: str) -> Iterator[ElasticsearchIndex]:
+    index = ElasticsearchIndex(es_url, prefix=_prefix())
+    yield index
+    index.drop()
+    index.close()
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path) -> Iterator[SqliteIndex]:
+    index = SqliteIndex(tmp_path / "catalog.sqlite")
+    yield index
+    index.close()
+
+
+# -- invented documents ---------------------------------------------------------------
+
+
+def _page(index: int, lines: list[str], phash: int | None) -> Page:
+    words = [
+        Word(text, (40 * i, 50 * line_id, 40 * i + 35, 50 * line_id + 30), 91.0, line_id)
+        for line_id, line in enumerate(lines)
+        for i, text in enumerate(line.split())
+    ]
+    return Page(index, 1654, 2339, 200, "ocr", words, phash=phash)
+
+
+def _field(name: str, value: str, page: int = 0, valid: bool = True) -> Field:
+    return Field(name, value, value, 90.0, page, (10, 10, 200, 40), "test", "1", valid)
+
+
+def make_document(
+    n: int,
+    doc_type: str,
+    pages: list[list[str]],
+    fields: dict[str, str],
+    *,
+    phashes: list[int | None] | None = None,
+    dossier: str | None = None,
+    created_at: str | None = None,
+) -> Document:
+    sha = f"{n:02d}" + "ab" * 31
+    source = SourceFile(f"/scans/{doc_type}-{n}.png", 1000 + n, "image/png", sha)
+    phashes = phashes or [None] * len(pages)
+    doc = Document(
+        id=sha[:16],
+        source=source,
+        first_page=0,
+        last_page=len(pages) - 1,
+        doc_type=doc_type,
+        doc_type_score=0.9,
+        pages=[_page(i, lines, phashes[i]) for i, lines in enumerate(pages)],
+        fields=[_field(k, v) for k, v in fields.items()],
+        dossier_id=dossier,
+        created_at=created_at or f"2026-01-{n:02d}T08:00:00+00:00",
+    )
+    doc.timings = [
+        StageTiming(doc.id, "read", 1.5, "w1", 0),
+        StageTiming(doc.id, "extract", 0.25, "w1"),
+        StageTiming(doc.id, "store", 0.05, "w1"),
+    ]
+    return doc
+
+
+PHASH_A = 0x9F3A_55C2_0E71_B4D8
+PHASH_FAR = 0x1234_5678_9ABC_DEF0
+
+
+def corpus() -> list[Document]:
+    return [
+        make_document(
+            1,
+            "birth_certificate",
+            [["GIẤY KHAI SINH", "Họ, chữ đệm, tên: NGUYỄN VĂN AN", "Nơi sinh: Hà Nội"]],
+            {
+                "full_name": "NGUYỄN VĂN AN",
+                "id_number": "001219004321",
+                "registration_office": "UBND phường Dịch Vọng, quận Cầu Giấy",
+                "registration_date": "2019-03-10",
+            },
+            phashes=[PHASH_A],
+            dossier="HS-2026-0001",
+        ),
+        make_document(
+            2,
+            "cccd",
+            [["CĂN CƯỚC CÔNG DÂN", "Họ và tên: TRẦN THỊ BÌNH", "Quê quán: Nghệ An"]],
+            {
+                "full_name": "TRẦN THỊ BÌNH",
+                "id_number": "040190001234",
+                "issue_date": "2021-06-15",
+                "issuer": "Cục Cảnh sát quản lý hành chính về trật tự xã hội",
+            },
+            phashes=[PHASH_FAR],
+            dossier="HS-2026-0001",
+        ),
+        make_document(
+            3,
+            "marriage_certificate",
+            [
+                ["GIẤY CHỨNG NHẬN KẾT HÔN", "Họ, chữ đệm, tên: LÊ VĂN CƯỜNG"],
+                ["Vợ: PHẠM THỊ DUNG", "Nơi đăng ký: UBND xã Nghi Phú"],
+            ],
+            {
+                "husband_name": "LÊ VĂN CƯỜNG",
+                "wife_name": "PHẠM THỊ DUNG",
+                "husband_id_number": "040088002345",
+                "wife_id_number": "040190001234",
+                "registration_office": "UBND xã Nghi Phú",
+                "registration_date": "2015-11-20",
+            },
+            phashes=[0x0F0F_0F0F_0F0F_0F0F, 0xF0F0_F0F0_F0F0_F0F0],
+        ),
+        make_document(
+            4,
+            "decision",
+            [["QUYẾT ĐỊNH", "Về việc cấp giấy phép xây dựng cho ông Nguyễn Văn An"]],
+            {
+                "doc_number": "1234/QĐ-UBND",
+                "issuer": "UBND phường Dịch Vọng, quận Cầu Giấy",
+                "issue_date": "2023-07-27",
+                "signer": "HOÀNG MINH ĐỨC",
+            },
+            dossier="HS-2026-0002",
+        ),
+        make_document(
+            5,
+            "unknown",
+            [["Một trang viết tay không rõ loại giấy tờ", "đơn xin nghỉ phép"]],
+            {},
+        ),
+    ]
+
+
+# -- connection, errors -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_url_is_backend_unavailable() -> None:
+    """GIVEN no server on a port WHEN the backend opens THEN BackendUnavailableError
+    with the URL and what to do, exit code 5."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.raises(BackendUnavailableError) as caught:
+        ElasticsearchIndex(url, prefix=_prefix(), max_retries=0)
+    assert url in str(caught.value)
+    assert "make es-start" in str(caught.value)
+    assert caught.value.exit_code == ExitCode.backend_unavailable
+
+
+def test_credentials_in_url_never_shown() -> None:
+    clean, user, password = split_credentials("https://elastic:s3cr%21t@es.example:9243/x")
+    assert clean == "https://es.example:9243/x"
+    assert user == "elastic"
+    assert password == "s3cr%21t"
+    with pytest.raises(BackendUnavailableError) as caught:
+        ElasticsearchIndex(f"http://elastic:hunter22@127.0.0.1:{_free_port()}", max_retries=0)
+    assert "hunter22" not in str(caught.value)
+    assert "hunter22" not in repr(caught.value.__cause__)
+
+
+def test_missing_ca_file_is_clear(es_url: str, tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="CA file"):
+        ElasticsearchIndex(es_url, prefix=_prefix(), ca_file=str(tmp_path / "nope.pem"))
+
+
+def test_mapping_version_mismatch_asks_for_reindex(es_url: str) -> None:
+    """GIVEN an index written by an older mapping version WHEN the backend opens THEN a
+    BackendError tells the user to run dossier reindex, and nothing is written."""
+    prefix = _prefix()
+    client = Elasticsearch(es_url)
+    old = versioned("documents")
+    old["_meta"] = {**old["_meta"], "mapping_version": 0}
+    client.indices.create(index=f"{prefix}-documents", mappings=old)
+    try:
+        with pytest.raises(BackendError, match="dossier reindex") as caught:
+            ElasticsearchIndex(es_url, prefix=prefix)
+        assert caught.value.exit_code == ExitCode.backend_error
+        assert client.count(index=f"{prefix}-documents")["count"] == 0
+    finally:
+        client.indices.delete(index=f"{prefix}-*")
+        client.close()
+
+
+@pytest.mark.slow
+def test_red_index_is_a_clear_error(es_url: str) -> None:
+    """GIVEN a dossier index whose primary shard cannot be allocated (red) WHEN the
+    backend opens THEN a BackendError says the cluster is red."""
+    prefix = _prefix()
+    client = Elasticsearch(es_url)
+    client.indices.create(
+        index=f"{prefix}-documents",
+        mappings=versioned("documents"),
+        settings={
+            "number_of_shards": 1,
+            "number_of_replicas": 0,
+            "index.routing.allocation.require._name": "no-such-node",
+        },
+        wait_for_active_shards="0",
+    )
+    try:
+        with pytest.raises(BackendError, match="is red") as caught:
+            ElasticsearchIndex(es_url, prefix=prefix, health_timeout="2s")
+        assert caught.value.exit_code == ExitCode.backend_error
+    finally:
+        client.indices.delete(index=f"{prefix}-*")
+        client.close()
+
+
+# -- security ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_security_right_password_works_wrong_one_is_clear(es_secure_url: str) -> None:
+    """GIVEN a cluster with security on WHEN the right password is used THEN documents
+    are written and found; WHEN a wrong one is used THEN a clear error without it."""
+    prefix = _prefix()
+    index = ElasticsearchIndex(
+        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD
+    )
+    try:
+        index.put_document(corpus()[0])
+        assert index.search(SearchQuery(text="nguyen van an")).total == 1
+    finally:
+        index.drop()
+        index.close()
+
+    wrong = "not-the-password-42"
+    with pytest.raises(BackendError) as caught:
+        ElasticsearchIndex(es_secure_url, prefix=prefix, username="elastic", password=wrong)
+    message = str(caught.value)
+    assert "rejected the credentials" in message
+    assert "DOSSIER_ES_PASSWORD" in message
+    assert wrong not in message
+    assert caught.value.__cause__ is None or wrong not in str(caught.value.__cause__)
+
+    with pytest.raises(BackendError, match="rejected the credentials"):
+        ElasticsearchIndex(es_secure_url, prefix=prefix)  # no credentials at all
+
+
+@pytest.mark.slow
+def test_security_read_only_user_cannot_write(es_secure_url: str) -> None:
+    """GIVEN a user allowed only to read dossier-* (file realm, tests/es_server.sh) WHEN
+    it searches THEN it works; WHEN it writes or creates indices THEN a clear 403 error.
+
+    (API keys need the .security index, which the test distribution cannot create; the
+    client sends them the same way as a password, as an Authorization header.)"""
+    prefix = _prefix()
+    admin = ElasticsearchIndex(
+        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD
+    )
+    try:
+        admin.put_document(corpus()[1])
+        reader = ElasticsearchIndex(
+            es_secure_url, prefix=prefix, username="dossier_reader", password=TEST_PASSWORD
+        )
+        try:
+            assert reader.search(SearchQuery(text="binh")).total == 1
+            with pytest.raises(BackendError, match="does not allow this user") as caught:
+                reader.put_document(corpus()[0])
+            assert "privileges" in str(caught.value)
+            assert TEST_PASSWORD not in str(caught.value)
+        finally:
+            reader.close()
+        with pytest.raises(BackendError, match="does not allow this user"):
+            ElasticsearchIndex(
+                es_secure_url,
+                prefix=_prefix(),
+                username="dossier_reader",
+                password=TEST_PASSWORD,
+            )
+    finally:
+        admin.drop()
+        admin.close()
+
+
+# -- writes and reads -------------------------------------------------------------------
+
+
+def test_put_get_roundtrip_and_idempotent(es: ElasticsearchIndex) -> None:
+    """GIVEN documents written twice (a rerun) THEN each is stored once and reads back
+    equal to what was written."""
+    docs = corpus()
+    assert es.put_documents(docs) == len(docs)
+    assert es.put_documents(corpus()) == len(docs)
+    assert es.count_documents() == len(docs)
+    for doc in docs:
+        assert es.get_document(doc.id) == doc
+    assert es.get_document(docs[2].id[:10]) == docs[2]  # an unambiguous prefix
+    assert es.get_document("ffff") is None
+    assert es.find_by_sha256(docs[0].source.sha256) == [docs[0].id]
+    assert es.find_by_sha256("0" * 64) == []
+    assert [d.id for d in es.iter_documents(page_size=2)] == [d.id for d in docs]
+
+
+def test_replacing_a_document_drops_its_extra_pages(es: ElasticsearchIndex) -> None:
+    doc = corpus()[2]
+    es.put_document(doc)
+    assert es.stats()["pages"] == 2
+    doc.pages = doc.pages[:1]
+    doc.last_page = 0
+    es.put_document(doc)
+    assert es.stats()["pages"] == 1
+    assert es.find_pages_by_phash(0xF0F0_F0F0_F0F0_F0F0, 7) == []
+
+
+def test_strict_mapping_rejects_unknown_fields(es: ElasticsearchIndex) -> None:
+    from elasticsearch import BadRequestError
+
+    with pytest.raises(BadRequestError, match="strict_dynamic_mapping"):
+        es.client.index(index=es.names["documents"], document={"surprise": 1})
+
+
+def test_failures_record_and_clear(es: ElasticsearchIndex, sqlite: SqliteIndex) -> None:
+    for index in (es, sqlite):
+        index.record_failure("/scans/bad.pdf", "ee" * 32, "encrypted PDF")
+        index.record_failure("/scans/bad.pdf", "ee" * 32, "encrypted PDF")
+        index.record_failure("/scans/worse.png", None, "not an image")
+    assert [(f["path"], f["reason"]) for f in es.failures()] == [
+        (f["path"], f["reason"]) for f in sqlite.failures()
+    ]
+    es.clear_failure("/scans/bad.pdf")
+    assert [f["path"] for f in es.failures()] == ["/scans/worse.png"]
+
+
+# -- search, parity with SQLite ---------------------------------------------------------
+
+
+QUERIES = [
+    SearchQuery(text="nguyen van an"),
+    SearchQuery(text="NGUYỄN VĂN AN"),
+    SearchQuery(text="Nguyễn"),
+    SearchQuery(text="giay khai sinh"),
+    SearchQuery(text="nghe an"),
+    SearchQuery(text="1234"),
+    SearchQuery(text="không có từ này"),
+    SearchQuery(text="!!!"),
+    SearchQuery(),
+    SearchQuery(doc_type="cccd"),
+    SearchQuery(citizen_id="040190001234"),
+    SearchQuery(fields={"registration_office": "UBND xã Nghi Phú"}),
+    SearchQuery(date_from="2019-01-01", date_to="2022-12-31"),
+    SearchQuery(date_from="2020-01-01"),
+    SearchQuery(office="dich vong"),
+    SearchQuery(office="Dịch Vọng", text="nguyen"),
+    SearchQuery(dossier="HS-2026-0001"),
+    SearchQuery(text="thi", limit=1, offset=1),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: repr(q)[12:60])
+def test_search_same_answers_as_sqlite(
+    query: SearchQuery, es: ElasticsearchIndex, sqlite: SqliteIndex
+) -> None:
+    """GIVEN the same documents in both backends WHEN the same query runs THEN the
+    totals, the hit sets, the fields, the highlights and the facets are the same."""
+    es.put_documents(corpus())
+    sqlite.put_documents(corpus())
+    got, want = es.search(query), sqlite.search(query)
+    assert got.total == want.total
+    if query.limit >= want.total:  # a full page: the same set (ties may order apart)
+        assert {h.id for h in got.hits} == {h.id for h in want.hits}
+    assert len(got.hits) == len(want.hits)
+    by_id = {h.id: h for h in want.hits}
+    for hit in got.hits:
+        if hit.id in by_id:
+            assert hit.highlight == by_id[hit.id].highlight
+            assert hit.fields == by_id[hit.id].fields
+            assert hit.doc_type == by_id[hit.id].doc_type
+            assert hit.source == by_id[hit.id].source
+    assert got.facets == want.facets
+
+
+def test_search_folds_diacritics_and_highlights(es: ElasticsearchIndex) -> None:
+    es.put_documents(corpus())
+    result = es.search(SearchQuery(text="nguyen van an"))
+    assert {h.id for h in result.hits} == {corpus()[0].id, corpus()[3].id}
+    birth = next(h for h in result.hits if h.doc_type == "birth_certificate")
+    assert "<em>NGUYỄN</em> <em>VĂN</em> <em>AN</em>" in birth.highlight
+    assert birth.fields["id_number"] == "001219004321"
+    assert result.facets["doc_type"] == {"birth_certificate": 1, "decision": 1}
+    assert result.facets["year"] == {"2019": 1, "2023": 1}
+    # The exact spelling ranks the document written with those diacritics first.
+    exact = es.search(SearchQuery(text="Nguyễn Văn An"))
+    assert exact.total == 2
+
+
+def test_near_duplicate_pages_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteIndex) -> None:
+    """GIVEN stored page hashes WHEN a hash within 7 bits is looked up THEN the page is
+    a candidate with its distance; a far hash finds nothing; both backends agree."""
+    es.put_documents(corpus())
+    sqlite.put_documents(corpus())
+    near = PHASH_A ^ 0b1010_0000_0000_0001_0000_0000_0100_0000_0000_0001  # 5 bits flipped
+    for max_distance in (4, 7):
+        assert es.find_pages_by_phash(near, max_distance) == sqlite.find_pages_by_phash(
+            near, max_distance
+        )
+    found = es.find_pages_by_phash(near, 7)
+    assert [(m.document_id, m.page_index, m.distance) for m in found] == [(corpus()[0].id, 0, 5)]
+    assert found[0].phash == PHASH_A
+    assert es.find_pages_by_phash(~PHASH_A & (2**64 - 1), 7) == []
+    # A hash with its top bit set survives the signed 64-bit storage.
+    top = es.find_pages_by_phash(0xF0F0_F0F0_F0F0_F0F0, 0)
+    assert [(m.document_id, m.page_index, m.phash) for m in top] == [
+        (corpus()[2].id, 1, 0xF0F0_F0F0_F0F0_F0F0)
+    ]
+
+
+def test_stats_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteIndex) -> None:
+    es.put_documents(corpus())
+    sqlite.put_documents(corpus())
+    es.record_failure("/scans/bad.pdf", None, "corrupt")
+    sqlite.record_failure("/scans/bad.pdf", None, "corrupt")
+    assert es.stats() == sqlite.stats()
