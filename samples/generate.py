@@ -604,35 +604,29 @@ def sign_block(
     }
 
 
+_UNIT_KINDS = ("Thành phố", "Thị trấn", "Thị xã", "Quận", "Huyện", "Phường", "Xã", "Tỉnh")
+
+
+def _split_unit(unit: str) -> tuple[str, str]:
+    """'Thị xã Hương Thủy' -> ('Thị xã', 'Hương Thủy')."""
+    for kind in _UNIT_KINDS:
+        if unit.startswith(kind + " "):
+            return kind, unit[len(kind) + 1 :]
+    return "", unit
+
+
 def _ubnd(address: dict[str, str], level: str) -> tuple[str, str, str]:
-    """(upper-case header line 2, full office name, place name for the date line)."""
+    """(upper-case header line 2, lower-case office name, place name for the date line)
+    for the people's committee (or police) of the address's province, district or ward."""
     if level == "province":
         short = address["province_short"]
         kind = "THÀNH PHỐ" if address["province"].startswith("Thành phố") else "TỈNH"
         return f"{kind} {short.upper()}", f"{kind.lower()} {short}", short
-    if level == "district":
-        d = address["district"]
-        kind, name = d.split(" ", 1) if not d.startswith("Thành phố") else ("Thành phố", d[10:])
-        if d.startswith("Thị xã"):
-            kind, name = "Thị xã", d[7:]
-        return (
-            nfc(f"{kind} {name}").upper(),
-            nfc(f"{kind.lower()} {name}"),
-            _place_name(name, address),
-        )
-    w = address["ward"]
-    kind, name = w.split(" ", 1) if not w.startswith("Thị trấn") else ("Thị trấn", w[9:])
-    place = (
-        address["district"].split(" ", 1)[1]
-        if not address["district"].startswith("Thành phố")
-        else address["district"][10:]
-    )
-    return nfc(f"{kind} {name}").upper(), nfc(f"{kind.lower()} {name}"), _place_name(place, address)
-
-
-def _place_name(name: str, address: dict[str, str]) -> str:
-    """The place written in the date line: numbered districts use the province's name."""
-    return address["province_short"] if name.isdigit() else name
+    kind, name = _split_unit(address["district" if level == "district" else "ward"])
+    place = _split_unit(address["district"])[1]
+    if place.isdigit():  # numbered districts date their papers with the city's name
+        place = address["province_short"]
+    return nfc(f"{kind} {name}").upper(), nfc(f"{kind.lower()} {name}"), place
 
 
 def _stamp(top: str, bottom: str, rng: random.Random) -> dict:
@@ -2117,7 +2111,8 @@ def write_pdf(
                 added.add(key)
             pdf.set_font(r["font"], r["style"], r["size"] * k)
             pdf.set_text_color(*r["color"])
-            pdf.text(r["x"] * k, r["y"] * k, r["text"])
+            # A trailing space makes text extractors see word breaks between runs.
+            pdf.text(r["x"] * k, r["y"] * k, r["text"] + " ")
         for overlay, x, y in _graphics(page, ink_seed + n * 1000):
             small = overlay.resize(
                 (max(overlay.width // 2, 1), max(overlay.height // 2, 1)), Image.LANCZOS
