@@ -7,6 +7,7 @@ rescaled, CMYK converted. Oversized headers are refused before any pixel is deco
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -37,11 +38,11 @@ def frame_count(path: Path, max_pixels: int) -> int:
         return getattr(image, "n_frames", 1)
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path, data: bytes | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Image.open(path)
+            return Image.open(path if data is None else io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise CorruptFileError(
             f"{path}: the image cannot be decoded (damaged or not really an image).",
@@ -86,9 +87,12 @@ def to_array(image: Image.Image) -> np.ndarray:
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 
 
-def load_frame(path: Path, index: int, max_pixels: int) -> tuple[np.ndarray, int | None]:
-    """Pixels of page `index` of an image file, and the resolution it claims (if any)."""
-    with _open(path) as image:
+def load_frame(
+    path: Path, index: int, max_pixels: int, data: bytes | None = None
+) -> tuple[np.ndarray, int | None]:
+    """Pixels of page `index` of an image file (or of `data`, its bytes, when given), and
+    the resolution it claims (if any)."""
+    with _open(path, data) as image:
         _check_size(image, path, max_pixels)
         try:
             image.seek(index)

@@ -7,6 +7,7 @@ OCR words share one coordinate system ("page pixels").
 
 from __future__ import annotations
 
+import io
 import logging
 import unicodedata
 from collections import OrderedDict
@@ -61,18 +62,19 @@ def _corrupt(path: Path, exc: Exception) -> CorruptFileError:
 
 
 class PdfSource:
-    """One open PDF, for reading many of its pages."""
+    """One open PDF, for reading many of its pages: the file at `path`, or `data` (its
+    bytes, e.g. one page shipped to a cluster worker; `path` then only names it)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, data: bytes | None = None):
         self.path = path
         try:
-            self._pdfium = pdfium.PdfDocument(str(path))
+            self._pdfium = pdfium.PdfDocument(str(path) if data is None else data)
         except pdfium.PdfiumError as exc:
             if "password" in str(exc).lower():
                 raise _encrypted(path) from exc
             raise _corrupt(path, exc) from exc
         try:
-            self._plumber = pdfplumber.open(str(path))
+            self._plumber = pdfplumber.open(str(path) if data is None else io.BytesIO(data))
             self.page_count = len(self._pdfium)
         except PDFPasswordIncorrect as exc:
             self.close()

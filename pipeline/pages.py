@@ -34,7 +34,10 @@ PHASH_DPI = 72
 class PageTask:
     source: SourceFile
     index: int  # 0-based page index in the source file
-    work_dir: str  # where the worker writes this page's one-page PDF
+    work_dir: str  # where this page's one-page PDF is written
+    # The page alone (a one-page PDF or a one-frame image), for a worker that cannot see
+    # source.path (a cluster worker); None: read page `index` of source.path.
+    data: bytes | None = None
 
 
 @dataclass
@@ -42,6 +45,7 @@ class PageOutcome:
     index: int
     page: Page | None = None
     pdf_part: str | None = None  # one-page searchable PDF; None: copy the source PDF page
+    pdf_data: bytes | None = None  # that PDF's bytes, when the worker could not write it
     error: str | None = None  # why the whole file must be set aside
     worker: str = ""
     seconds: float = 0.0
@@ -78,16 +82,27 @@ def _map_box(box: BBox, inverse: np.ndarray, width: int, height: int) -> BBox:
     )
 
 
+def _at(task: PageTask) -> int:
+    """The page's index in what the worker reads: the whole file, or the page alone."""
+    return task.index if task.data is None else 0
+
+
+def _open_pdf(task: PageTask) -> pdf.PdfSource:
+    if task.data is None:
+        return pdf.open_pdf(Path(task.source.path))
+    return pdf.PdfSource(Path(task.source.path), task.data)
+
+
 def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> PageOutcome | None:
     """The page's own text when usable (born-digital pages are never OCRed)."""
     started = time.perf_counter()
-    layer = source.text_layer(task.index, cfg.dpi)
+    layer = source.text_layer(_at(task), cfg.dpi)
     if not layer.usable:
         return None
-    width_pt, height_pt = source.page_size_points(task.index)
+    width_pt, height_pt = source.page_size_points(_at(task))
     read_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    small, _ = source.rasterize(task.index, PHASH_DPI, cfg.max_pixels)
+    small, _ = source.rasterize(_at(task), PHASH_DPI, cfg.max_pixels)
     phash = page_phash(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
     page = Page(
         index=task.index,
@@ -102,18 +117,19 @@ def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> Page
     return PageOutcome(index=task.index, page=page)
 
 
-def _load_pixels(task: PageTask, cfg: Config) -> tuple[np.ndarray, int | None]:
-    path = Path(task.source.path)
-    if task.source.media_type == "application/pdf":
-        pixels, dpi = pdf.open_pdf(path).rasterize(task.index, cfg.dpi, cfg.max_pixels)
+def _load_pixels(
+    task: PageTask, cfg: Config, source: pdf.PdfSource | None
+) -> tuple[np.ndarray, int | None]:
+    if source is not None:
+        pixels, dpi = source.rasterize(_at(task), cfg.dpi, cfg.max_pixels)
         return pixels, dpi
-    return images.load_frame(path, task.index, cfg.max_pixels)
+    return images.load_frame(Path(task.source.path), _at(task), cfg.max_pixels, task.data)
 
 
-def _ocr_page(task: PageTask, cfg: Config) -> PageOutcome:
+def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> PageOutcome:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    pixels, dpi_hint = _load_pixels(task, cfg)
+    pixels, dpi_hint = _load_pixels(task, cfg, source)
     height, width = pixels.shape[:2]
     timings["load"] = time.perf_counter() - started
 
@@ -140,10 +156,6 @@ def _ocr_page(task: PageTask, cfg: Config) -> PageOutcome:
     ]
     # Tesseract gave up: the page still goes into the PDF, as an image without text.
     pdf_bytes = result.pdf or _image_pdf(clean.image, clean.dpi)
-    part = Path(task.work_dir) / f"page-{task.index:05d}.pdf"
-    temporary = part.with_suffix(".tmp")
-    temporary.write_bytes(pdf_bytes)
-    os.replace(temporary, part)
     page = Page(
         index=task.index,
         width=width,
@@ -156,7 +168,21 @@ def _ocr_page(task: PageTask, cfg: Config) -> PageOutcome:
         warnings=list(result.warnings),
         timings=timings,
     )
-    return PageOutcome(index=task.index, page=page, pdf_part=str(part))
+    outcome = PageOutcome(index=task.index, page=page, pdf_data=pdf_bytes)
+    # A cluster worker cannot see the store: the submitting process writes the part.
+    return outcome if task.data is not None else save_part(outcome, task.work_dir)
+
+
+def save_part(outcome: PageOutcome, work_dir: str) -> PageOutcome:
+    """Write the outcome's one-page PDF into the file's work folder (atomically)."""
+    if outcome.pdf_data is None:
+        return outcome
+    part = Path(work_dir) / f"page-{outcome.index:05d}.pdf"
+    temporary = part.with_suffix(".tmp")
+    temporary.write_bytes(outcome.pdf_data)
+    os.replace(temporary, part)
+    outcome.pdf_part, outcome.pdf_data = str(part), None
+    return outcome
 
 
 def _image_pdf(image: np.ndarray, dpi: int) -> bytes:
@@ -166,14 +192,17 @@ def _image_pdf(image: np.ndarray, dpi: int) -> bytes:
 
 
 def process_page(task: PageTask, cfg: Config) -> PageOutcome:
-    """Read one page. Never raises for a bad input: the outcome carries the reason."""
+    """Read one page, from source.path (a local worker) or from task.data (a cluster
+    worker). Never raises for a bad input: the outcome carries the reason."""
     started = time.perf_counter()
+    source = None
     try:
         outcome = None
-        if task.source.media_type == "application/pdf":
-            outcome = _read_text_layer(pdf.open_pdf(Path(task.source.path)), task, cfg)
+        source = _open_pdf(task) if task.source.media_type == "application/pdf" else None
+        if source is not None:
+            outcome = _read_text_layer(source, task, cfg)
         if outcome is None:
-            outcome = _ocr_page(task, cfg)
+            outcome = _ocr_page(task, cfg, source)
     except BadInputError as exc:
         outcome = PageOutcome(index=task.index, error=str(exc))
     except MemoryError:
@@ -183,6 +212,9 @@ def process_page(task: PageTask, cfg: Config) -> PageOutcome:
         outcome = PageOutcome(
             index=task.index, error=f"page {task.index + 1} could not be read ({detail})"
         )
+    finally:
+        if source is not None and task.data is not None:
+            source.close()  # opened for this page alone (the local cache keeps its own)
     outcome.worker = worker_name()
     outcome.seconds = time.perf_counter() - started
     if outcome.page is not None:
