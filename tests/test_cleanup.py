@@ -1,0 +1,200 @@
+"""OpenCV cleanup: geometry, scale, odd inputs, CER with cleanup on/off, page hash.
+
+Real OpenCV and real Tesseract on pages rendered with Pillow (bench/pages.py)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from bench import pages
+from ocr.tesseract import limit_threads, ocr_image
+from pipeline.cleanup import (
+    TARGET_CHAR_HEIGHT,
+    char_height,
+    cleanup,
+    drop_red,
+    hamming,
+    page_phash,
+    to_gray,
+)
+
+
+@pytest.fixture(scope="module")
+def form() -> np.ndarray:
+    return pages.form_page(pages.AN)
+
+
+def _cer(image: np.ndarray, dpi: int) -> float:
+    limit_threads()
+    result = ocr_image(image, lang="vie+eng", dpi=dpi, timeout=60, want_pdf=False)
+    text = " ".join(w.text for w in result.words)
+    truth = " ".join(pages.form_text(pages.AN).split())
+    return Levenshtein.normalized_distance(text, truth)
+
+
+def _char_height_of(image: np.ndarray) -> float:
+    _, ink = cv2.threshold(image, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    height = char_height(ink)
+    assert height is not None
+    return height
+
+
+@pytest.mark.parametrize("angle", [2.5, -1.3, 6.0])
+def test_deskew_recovers_known_angle(form, angle):
+    """GIVEN a page turned counter-clockwise by a known angle
+    WHEN it is cleaned
+    THEN the recorded correction undoes it within 0.3 degrees."""
+    cleaned = cleanup(pages.rotate(form, angle), dpi_hint=300)
+    assert cleaned.metrics.skew_angle == pytest.approx(-angle, abs=0.3)
+    assert cleaned.metrics.rotation == 0
+
+
+def test_straight_clean_page_is_left_alone(form):
+    cleaned = cleanup(form, dpi_hint=300)
+    assert cleaned.metrics.skew_angle == 0.0
+    assert cleaned.metrics.scale == 1.0
+    assert cleaned.metrics.binarization == "otsu"
+    assert cleaned.image.shape == form.shape
+    np.testing.assert_allclose(cleaned.transform, np.eye(2, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [(cv2.ROTATE_90_CLOCKWISE, 270), (cv2.ROTATE_180, 180), (cv2.ROTATE_90_COUNTERCLOCKWISE, 90)],
+)
+def test_turned_page_comes_back_upright(form, turn, expected):
+    """GIVEN a page scanned sideways or upside down
+    WHEN it is cleaned
+    THEN it is turned back (clockwise degrees recorded) and reads like the upright page."""
+    cleaned = cleanup(cv2.rotate(form, turn), dpi_hint=300)
+    assert cleaned.metrics.rotation == expected
+    assert cleaned.image.shape == form.shape
+    upright = cleanup(form, dpi_hint=300).image
+    assert np.mean(cleaned.image != upright) < 0.01
+
+
+def test_large_page_claiming_96_dpi_is_scaled_down_to_target(form):
+    """GIVEN a 600-dpi-sized page whose metadata claims 96 dpi
+    WHEN it is cleaned
+    THEN the text scale comes from the page: characters end near the target height."""
+    big = pages.form_page(pages.AN, dpi=600)
+    cleaned = cleanup(big, dpi_hint=96)
+    assert cleaned.metrics.scale == pytest.approx(0.5, abs=0.08)
+    assert _char_height_of(cleaned.image) == pytest.approx(TARGET_CHAR_HEIGHT, rel=0.25)
+    assert cleaned.dpi == 300
+
+
+def test_tiny_low_resolution_page_is_scaled_up_to_target():
+    small = pages.form_page(pages.AN, dpi=110)
+    cleaned = cleanup(small, dpi_hint=None)
+    assert cleaned.metrics.scale > 2.0
+    assert _char_height_of(cleaned.image) == pytest.approx(TARGET_CHAR_HEIGHT, rel=0.25)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda g: np.dstack([cv2.cvtColor(g, cv2.COLOR_GRAY2BGR), 255 - (255 - g) // 2]),  # BGRA
+        lambda g: np.dstack([g, np.zeros_like(g)]),  # gray + fully transparent alpha
+        lambda g: g.astype(np.uint16) * 257,  # 16-bit
+        lambda g: np.dstack([g, g, g, np.full_like(g, 255)]).astype(np.uint16) * 257,
+        lambda g: g.astype(np.float32) / 255.0,
+        lambda g: g > 128,
+        lambda g: g[..., None],
+    ],
+    ids=["bgra", "gray-alpha", "16bit", "16bit-bgra", "float", "bool", "hw1"],
+)
+def test_unusual_image_formats_are_cleaned(make):
+    page = pages.form_page(pages.AN, dpi=150)
+    cleaned = cleanup(make(page), dpi_hint=150)
+    assert cleaned.image.dtype == np.uint8 and cleaned.image.ndim == 2
+    assert 0.005 < float(np.mean(cleaned.image < 128)) < 0.2  # text, not a black page
+
+
+def test_to_gray_composites_alpha_over_white():
+    bgra = np.zeros((10, 10, 4), np.uint8)  # black, fully transparent except one pixel
+    bgra[0, 0, 3] = 255
+    gray = to_gray(bgra)
+    assert gray[0, 0] == 0 and gray[5, 5] == 255
+
+
+def test_transform_maps_original_points_to_cleaned_image():
+    """GIVEN a skewed, bordered, oversized scan with a black square at a known place
+    WHEN it is cleaned (border crop, deskew and downscale all applied)
+    THEN the transform carries the square's centre onto the square in the cleaned image."""
+    page = pages.form_page(pages.AN, dpi=450)
+    scan = pages.degrade(page, skew=3.0, noise=4, lighting=0, jpeg=0, border=80)
+    cx, cy = 1500, 3600
+    cv2.rectangle(scan, (cx - 40, cy - 40), (cx + 40, cy + 40), 0, -1)
+    cleaned = cleanup(scan, dpi_hint=450)
+    assert cleaned.metrics.border_removed and cleaned.metrics.scale < 0.8
+    x, y = cleaned.transform @ np.array([cx, cy, 1.0])
+    ink = cleaned.image < 128
+    count, labels = cv2.connectedComponents(ink.astype(np.uint8))
+    label = labels[int(round(y)), int(round(x))]
+    assert label != 0
+    ys, xs = np.nonzero(labels == label)
+    assert abs(xs.mean() - x) < 3 and abs(ys.mean() - y) < 3
+
+
+def test_disabled_cleanup_only_converts_to_gray(form):
+    bgr = cv2.cvtColor(pages.rotate(form, 2.0), cv2.COLOR_GRAY2BGR)
+    cleaned = cleanup(bgr, dpi_hint=200, enabled=False)
+    assert cleaned.image.ndim == 2 and cleaned.image.shape == bgr.shape[:2]
+    assert cleaned.metrics.skew_angle == 0.0 and cleaned.metrics.binarization == "none"
+    np.testing.assert_allclose(cleaned.transform, np.eye(2, 3))
+    assert cleaned.dpi == 200 and cleaned.phash != 0
+
+
+def test_red_stamp_is_lightened_but_black_text_under_it_kept(form):
+    stamped = pages.red_stamp(form, centre=(900, 560), radius=220)
+    gray, dropped = drop_red(stamped, cv2.cvtColor(stamped, cv2.COLOR_BGR2GRAY))
+    assert dropped
+    ring = (stamped[..., 2] > 150) & (stamped[..., 1] < 100)
+    assert ring.sum() > 1000 and gray[ring].min() > 150
+    text_under = (form < 60) & (
+        np.hypot(
+            *np.mgrid[: form.shape[0], : form.shape[1]][::-1] - np.array([900, 560])[:, None, None]
+        )
+        < 220
+    )
+    assert text_under.sum() > 100 and np.median(gray[text_under]) < 80
+
+
+@pytest.mark.slow
+def test_cleanup_lowers_cer_on_degraded_page_and_keeps_clean_page(form):
+    """GIVEN a clean page and a poor scan of it (skew, blur, noise, shadow, border, JPEG)
+    WHEN each is read by Tesseract with cleanup off and on
+    THEN cleanup cuts the CER of the poor scan and does not raise that of the clean one."""
+    degraded = pages.degrade(form, seed=1, noise=35, blur=1.5, lighting=110, jpeg=30, skew=-3.5)
+    off = cleanup(degraded, dpi_hint=300, enabled=False)
+    on = cleanup(degraded, dpi_hint=300)
+    cer_off, cer_on = _cer(off.image, off.dpi), _cer(on.image, on.dpi)
+    assert cer_on < 0.05 and cer_on < cer_off / 3, (cer_on, cer_off)
+
+    clean_off = _cer(cleanup(form, dpi_hint=300, enabled=False).image, 300)
+    cleaned = cleanup(form, dpi_hint=300)
+    assert _cer(cleaned.image, cleaned.dpi) <= clean_off + 0.005
+
+
+def test_page_hash_is_stable_across_rescans_and_moves_for_another_person(form):
+    """GIVEN two scans of one paper (other noise, skew, JPEG quality, resolution) and the
+    same form filled for another person
+    WHEN their cleaned pages are hashed
+    THEN re-scans stay within the candidate radius (7 bits for 8 chunks) and the other
+    person's form is not identical."""
+    first = cleanup(pages.degrade(form, seed=0), dpi_hint=300).phash
+    rescan = pages.degrade(form, seed=5, skew=-1.2, noise=10, jpeg=70, lighting=30)
+    low_res = pages.degrade(pages.form_page(pages.AN, dpi=200), seed=6, skew=0.7)
+    other = pages.degrade(pages.form_page(pages.BINH), seed=0)
+    assert hamming(first, cleanup(form, dpi_hint=300).phash) <= 6
+    assert hamming(first, cleanup(rescan, dpi_hint=300).phash) <= 6
+    assert hamming(first, cleanup(low_res, dpi_hint=200).phash) <= 6
+    assert hamming(first, cleanup(other, dpi_hint=300).phash) > 0
+    assert page_phash(np.full((100, 100), 255, np.uint8)) == page_phash(
+        np.full((50, 80), 255, np.uint8)
+    )
