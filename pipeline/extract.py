@@ -25,7 +25,9 @@ from pipeline.validate import validate_fields
 EXTRACTOR = "dossier.extract.schema-geometry"
 EXTRACTOR_VERSION = "1.0"
 
-COLUMN_GAP = 2.5  # a horizontal gap wider than this many line heights separates columns
+# A horizontal gap wider than this many word heights separates columns (a word space is
+# about 0.35 of a word's height; column gaps in forms measured 2 and more).
+COLUMN_GAP = 1.4
 MOTTO = ("cong hoa xa hoi chu nghia viet nam", "doc lap tu do hanh phuc")
 HEADER_FRACTION = 0.3  # the header block is the top 30% of a page
 
@@ -187,6 +189,14 @@ def schema_labels(schema: TypeSchema) -> list[Label]:
     return [Label(t, frozenset(names), colon) for (t, colon), names in by_text.items() if t]
 
 
+def _colon_after(line: Line, token: Token) -> bool:
+    rest = line.words[token.word].text[token.end :]
+    if rest.strip():
+        return rest.lstrip()[:1] == ":"
+    nxt = line.words[token.word + 1].text if token.word + 1 < len(line.words) else ""
+    return nxt[:1] == ":"
+
+
 def _followed_by_separator(line: Line, token: Token) -> bool:
     word = line.words[token.word].text
     rest = word[token.end :]
@@ -236,6 +246,9 @@ def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
                     best, best_end = score, end
             if not best:
                 continue
+            # A label never runs over a ':' ("Mục đích sử dụng: Đất ở" is not "... sử dụng đất").
+            if any(_colon_after(line, line.tokens[i]) for i in range(start, best_end - 1)):
+                continue
             sep = _followed_by_separator(line, line.tokens[best_end - 1])
             if label.needs_separator and not sep:
                 continue
@@ -267,25 +280,54 @@ class Value:
     words: list[Word]
     text: str
     page: int
+    line: Line  # the (last) line it was read on
 
 
-def _value_words(
-    line: Line, start_token: int | None, end_token: int | None
-) -> tuple[list[Word], str]:
-    """Words of `line` between two token positions, with the text a label glued to the
-    first word ("sinh:04/03/2019") removed from it."""
+def _value_words(line: Line, start_token: int | None, end_token: int | None) -> list[Word]:
+    """Words of `line` between two token positions; a word a label is glued to
+    ("sinh:04/03/2019") contributes only what follows the label."""
     first_word = line.tokens[start_token - 1].word if start_token else -1
-    head = ""
-    if start_token:
-        tok = line.tokens[start_token - 1]
-        head = line.words[tok.word].text[tok.end :]
     stop = line.tokens[end_token].word if end_token is not None else len(line.words)
     words = line.words[first_word + 1 : stop]
-    if head and re.search(r"\w", head) and first_word < stop:
-        glued = line.words[first_word]
-        words = [glued, *words]
-        return words, head + "".join(" " + w.text for w in words[1:])
-    return words, " ".join(w.text for w in words)
+    if start_token and first_word < stop:
+        tok = line.tokens[start_token - 1]
+        glued = line.words[tok.word]
+        head = glued.text[tok.end :]
+        if re.search(r"\w", head):
+            words = [Word(head, glued.bbox, glued.confidence, glued.line_id), *words]
+    return words
+
+
+_LEADER = re.compile(r"\.{3,}|…|_{3,}|·{3,}")
+NOISE_CONFIDENCE = 30.0  # Tesseract's guesses at stamps and leaders score below this
+
+
+def tidy_words(words: list[Word]) -> list[Word]:
+    """A value's words without the form around it: leading separators and dotted leaders,
+    everything after the leader that follows the value (what OCR makes of the dots), and
+    trailing low-confidence noise (stamps, specks)."""
+    out: list[Word] = []
+    for word in words:
+        text = word.text
+        if not out:
+            text = text.lstrip(" .…_·:;-–—|")
+            if not re.search(r"\w", text):
+                continue
+        leader = _LEADER.search(text)
+        if leader and re.search(r"\w", text[: leader.start()]):
+            # Tesseract scores a word glued to dots low: its confidence says nothing here.
+            out.append(Word(text[: leader.start()], word.bbox, word.confidence, word.line_id))
+            return out
+        if leader:
+            text = _LEADER.sub("", text)
+            if not re.search(r"\w", text):
+                if out:
+                    break
+                continue
+        out.append(Word(text, word.bbox, word.confidence, word.line_id))
+    while out and (out[-1].confidence < NOISE_CONFIDENCE or not re.search(r"\w", out[-1].text)):
+        out.pop()
+    return out
 
 
 def _all_caps(text: str) -> bool:
@@ -322,30 +364,28 @@ class _DocumentLines:
         matches = self.matches[line.order]
         following = [m.start for m in matches if m.start >= match.end]
         end_token = following[0] if following else None
-        words, text = _value_words(line, match.end, end_token)
-        if not _meaningful(words):
+        words = tidy_words(_value_words(line, match.end, end_token))
+        if not words:
             nxt = self.next_line(line)
             if nxt is None or any(m.start == 0 for m in self.matches[nxt.order]):
                 return [None]
             if nxt.top - line.bottom > 2.5 * line.height:
                 return [None]
             starts = [m.start for m in self.matches[nxt.order]]
-            words, text = _value_words(nxt, None, starts[0] if starts else None)
+            words = tidy_words(_value_words(nxt, None, starts[0] if starts else None))
             line = nxt
-            if not _meaningful(words):
+            if not words:
                 return [None]
         parts = split_parts(_meaningful(words), line.height)
         if len(parts) > 1:
             # A table's vertical rule read as "|", "l" or "I" is not a value.
             parts = [p for p in parts if not (len(p) == 1 and len(p[0].text) == 1)] or parts
-        if len(parts) == 1:
-            return [Value(words, text, line.page)]
-        return [Value(p, " ".join(w.text for w in p), line.page) for p in parts]
+        return [Value(p, " ".join(w.text for w in p), line.page, line) for p in parts]
 
     def continuation(self, value: Value, match: LabelMatch, stop_patterns: list[str]) -> Value:
         """Join the next line to a multi-line value (a long address) when it carries no label,
         sits just below, and starts no further left than the label."""
-        line = next(li for li in self.lines if value.words[-1] in li.words)
+        line = value.line
         nxt = self.next_line(line)
         if nxt is None or self.matches[nxt.order]:
             return value
@@ -372,7 +412,11 @@ class _DocumentLines:
             fuzz.partial_ratio(m, fold_line(nxt.text)) >= 85 for m in MOTTO
         ):
             return value
-        return Value(value.words + nxt.words, value.text + " " + nxt.text, value.page)
+        more = tidy_words(nxt.words)
+        if not more:
+            return value
+        text = value.text + " " + " ".join(w.text for w in more)
+        return Value(value.words + more, text, value.page, nxt)
 
     def line_gap(self, page: int) -> float:
         """Median vertical gap between consecutive lines of a page (the line spacing)."""
@@ -443,7 +487,7 @@ def _continue_line(
         text = " ".join(w.text for w in below[0])
         if not re.fullmatch(pattern, strip_marks(text, lower=False).strip(), flags):
             break
-        value = Value(value.words + below[0], f"{value.text} {text}", value.page)
+        value = Value(value.words + below[0], f"{value.text} {text}", value.page, nxt)
         line = nxt
     return value
 
@@ -458,6 +502,12 @@ def locate_line(doc: _DocumentLines, spec: FieldSpec) -> Value | None:
         if not doc.in_region(line, spec.region):
             continue
         for part in split_parts(line.words, line.height):
+            while part and part[0].confidence < NOISE_CONFIDENCE:
+                part = part[1:]
+            while part and part[-1].confidence < NOISE_CONFIDENCE:
+                part = part[:-1]
+            if not part:
+                continue
             text = " ".join(w.text for w in part)
             match = re.search(spec.line_pattern or "", strip_marks(text, lower=False), flags)
             if not match:
@@ -471,7 +521,7 @@ def locate_line(doc: _DocumentLines, spec: FieldSpec) -> Value | None:
                 if offset < end and offset + len(w.text) > start:
                     words.append(w)
                 offset += len(w.text) + 1
-            value = Value(words, text[start:end], line.page)
+            value = Value(words, text[start:end], line.page, line)
             if spec.continue_pattern:
                 value = _continue_line(doc, line, value, spec.continue_pattern, flags)
             hits.append(value)

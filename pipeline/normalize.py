@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+
+import yaml
 
 from pipeline.textnorm import fold, nfc, squash_spaces
 
@@ -94,7 +98,8 @@ def normalize_id_number(raw: str) -> Normalized:
     runs = _numeric_runs(nfc(raw))
     if not runs:
         return None, "no digits found"
-    value, changes = max(runs, key=lambda r: len(r[0]))
+    # A personal ID has 12 digits, an old identity card 9: prefer a run of such a length.
+    value, changes = max(runs, key=lambda r: (len(r[0]) in (12, 9), len(r[0])))
     return value, _repair_note(changes)
 
 
@@ -103,13 +108,34 @@ def normalize_phone(raw: str) -> Normalized:
     return normalize_id_number(text)
 
 
+SURNAMES_FILE = Path(__file__).parent / "data" / "surnames.yaml"
+
+
+@cache
+def surnames() -> dict[str, str]:
+    """Folded family name -> the family name in capitals, for unambiguous folded forms."""
+    names = [nfc(n).upper() for n in yaml.safe_load(SURNAMES_FILE.read_text(encoding="utf-8"))]
+    by_fold: dict[str, set[str]] = {}
+    for name in names:
+        by_fold.setdefault(fold(name), set()).add(name)
+    return {key: next(iter(v)) for key, v in by_fold.items() if len(v) == 1}
+
+
 def normalize_name(raw: str) -> Normalized:
-    """Upper-case NFC letters with single spaces; honorifics and trailing clauses dropped."""
+    """Upper-case NFC letters with single spaces; honorifics and trailing clauses dropped;
+    the family name's marks restored when OCR lost them ("NGUYEN" -> "NGUYỄN")."""
     text = clean_text(raw).split(",")[0]
     text = re.sub(r"(?i)^(ông|bà|ong|ba)\b\s*(\(bà\)|/\s*bà)?\s*[:.]?\s*", "", text)
     letters = re.sub(r"[^\w\s]|\d|_", " ", text)
     value = squash_spaces(letters).upper()
-    return (value or None), (None if value else "no name found")
+    if not value:
+        return None, "no name found"
+    words = value.split(" ")
+    known = surnames().get(fold(words[0]))
+    if len(words) >= 2 and known and known != words[0]:
+        note = f"restored family name {words[0]}->{known}"
+        return " ".join([known, *words[1:]]), note
+    return value, None
 
 
 _MONTH_WORDS = r"(?:thang|th|t|/|-|\.|\s)"
