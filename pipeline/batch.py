@@ -135,10 +135,14 @@ class Batch:
         self.index = index
         self.schemas = schemas or load_schemas()
         self.on_progress = on_progress
-        self._executor_factory = executor_factory or self._local_pool
+        self._executor_factory = executor_factory or self._default_executor
         self.summary = BatchSummary()
 
-    def _local_pool(self) -> Executor:
+    def _default_executor(self) -> Executor:
+        if self.cfg.cluster:  # page work on a Dask cluster's workers (pipeline/cluster.py)
+            from pipeline.cluster import ClusterExecutor
+
+            return ClusterExecutor(self.cfg)
         return ProcessPoolExecutor(max_workers=max(self.cfg.jobs, 1), initializer=init_worker)
 
     # -- intake ------------------------------------------------------------------
@@ -351,11 +355,12 @@ class Batch:
     def _run(self, files: list[Path], progress: Progress) -> None:
         jobs: dict[str, _FileJob] = {}
         tasks = self._tasks(files, progress, jobs)
-        limit = max(self.cfg.jobs, 1) * IN_FLIGHT_PER_WORKER
         pending: dict[Future, tuple[PageTask, int, int]] = {}
         exhausted = False
         while True:
-            while not exhausted and len(pending) < limit:
+            # A cluster says how many pages it reads at once; its workers come and go.
+            slots = getattr(self._executor, "slots", max(self.cfg.jobs, 1))
+            while not exhausted and len(pending) < slots * IN_FLIGHT_PER_WORKER:
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
