@@ -551,5 +551,78 @@ def print_stats(data: dict[str, Any]) -> None:
         console.print(f"[red]set aside[/] {failure['path']}: {failure['reason']}")
 
 
+# -- web interface (web/) ------------------------------------------------------------------
+
+
+@main.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--insecure-cookies",
+    is_flag=True,
+    help="Send the session cookie over plain http too (local tests only; behind TLS, omit).",
+)
+@click.pass_context
+@handles_errors
+def serve(ctx: click.Context, host: str, port: int, insecure_cookies: bool) -> None:
+    """The officials' web interface and JSON API (/api, OpenAPI at /api/openapi.json).
+
+    Everyone signs in; add accounts with 'dossier users add'."""
+    from web.app import serve as run_server
+
+    run_server(config_of(ctx), host, port, secure_cookies=not insecure_cookies)
+
+
+@main.group()
+def users() -> None:
+    """Accounts of the web interface (roles: clerk, official, manager)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["clerk", "official", "manager"]), required=True)
+@click.option("--replace", is_flag=True, help="Change the role/password of an existing user.")
+@store_option
+@click.pass_context
+@handles_errors
+def users_add(ctx: click.Context, name: str, role: str, replace: bool) -> None:
+    """Add a user; the password is asked for (or read from stdin when piped)."""
+    from web.accounts import Accounts, accounts_path
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    accounts = Accounts(accounts_path(config_of(ctx).store))
+    try:
+        user = accounts.add_user(name, role, password, replace=replace)
+    finally:
+        accounts.close()
+    click.echo(f"{user.name} ({user.role}) can sign in.")
+
+
+@users.command("list")
+@store_option
+@json_option
+@click.pass_context
+@handles_errors
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """The web interface's users and their roles."""
+    from web.accounts import Accounts, accounts_path
+
+    accounts = Accounts(accounts_path(config_of(ctx).store))
+    try:
+        rows = accounts.users()
+    finally:
+        accounts.close()
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        state = "" if row["active"] else "  (disabled)"
+        click.echo(f"{row['name']:<20} {row['role']:<9} since {row['created_at']}{state}")
+
+
 if __name__ == "__main__":
     main()
