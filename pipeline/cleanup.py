@@ -155,13 +155,11 @@ def _sharpness(values: np.ndarray, span: int, angles: np.ndarray, other: np.ndar
     """Projection-profile sharpness for each candidate angle (radians): sum of squared
     bin counts, scaled so that a uniform spread scores 1."""
     n = len(values)
-    pad = int(span * 0.2) + 2
-    width = span + 2 * pad
     projected = values[None, :] * np.cos(angles)[:, None] + other[None, :] * np.sin(angles)[:, None]
-    # |sin| <= sin(10 deg) keeps every projection inside the padded range.
-    bins = (
-        projected.astype(np.int32) + (pad + np.arange(len(angles), dtype=np.int32) * width)[:, None]
-    )
+    low = int(np.floor(projected.min()))
+    width = int(np.ceil(projected.max())) - low + 1
+    offsets = (np.arange(len(angles), dtype=np.int64) * width - low)[:, None]
+    bins = np.floor(projected).astype(np.int64) + offsets
     counts = np.bincount(bins.ravel(), minlength=width * len(angles)).reshape(len(angles), width)
     counts = counts.astype(np.float64)
     return np.einsum("ij,ij->i", counts, counts) * span / max(n * n, 1)

@@ -52,6 +52,16 @@ def test_deskew_recovers_known_angle(form, angle):
     assert cleaned.metrics.rotation == 0
 
 
+def test_landscape_card_is_deskewed():
+    """GIVEN a landscape page (an ID card scan is wider than tall), skewed
+    WHEN it is cleaned
+    THEN the skew is found (the projection search copes with any aspect ratio)."""
+    card = pages.render_page(pages.form_lines(pages.AN)[3:8], dpi=300)[:1100, :]
+    card = np.ascontiguousarray(np.hstack([card, np.full_like(card, 255)]))
+    cleaned = cleanup(pages.rotate(card, -4.0), dpi_hint=300)
+    assert cleaned.metrics.skew_angle == pytest.approx(4.0, abs=0.3)
+
+
 def test_straight_clean_page_is_left_alone(form):
     cleaned = cleanup(form, dpi_hint=300)
     assert cleaned.metrics.skew_angle == 0.0
