@@ -148,6 +148,22 @@ def split_parts(words: list[Word], height: float) -> list[list[Word]]:
     return parts
 
 
+def segments(line: Line) -> list[list[int]]:
+    """Word indices of a row's pieces: one per OCR line, split again at column gaps."""
+    out: list[list[int]] = []
+    for i, word in enumerate(line.words):
+        prev = line.words[i - 1] if i else None
+        if (
+            prev is None
+            or prev.line_id != word.line_id
+            or word.bbox[0] - prev.bbox[2] > COLUMN_GAP * line.height
+        ):
+            out.append([i])
+        else:
+            out[-1].append(i)
+    return out
+
+
 # ---------------------------------------------------------------- labels
 
 
@@ -367,6 +383,12 @@ class _DocumentLines:
         words = tidy_words(_value_words(line, match.end, end_token))
         if not words:
             nxt = self.next_line(line)
+            # "Có giá trị đến:" / "Date of expiry" / value: skip the other language's label.
+            if nxt is not None and any(
+                m.start == 0 and m.end == len(nxt.tokens) and m.fields & match.fields
+                for m in self.matches[nxt.order]
+            ):
+                line, nxt = nxt, self.next_line(nxt)
             if nxt is None or any(m.start == 0 for m in self.matches[nxt.order]):
                 return [None]
             if nxt.top - line.bottom > 2.5 * line.height:
@@ -383,36 +405,48 @@ class _DocumentLines:
         return [Value(p, " ".join(w.text for w in p), line.page, line) for p in parts]
 
     def continuation(self, value: Value, match: LabelMatch, stop_patterns: list[str]) -> Value:
-        """Join the next line to a multi-line value (a long address) when it carries no label,
-        sits just below, and starts no further left than the label."""
+        """Join the next line to a multi-line value (a long address): the part of it in the
+        value's column, when that part carries no label and sits just below."""
         line = value.line
         nxt = self.next_line(line)
-        if nxt is None or self.matches[nxt.order]:
+        if nxt is None or nxt.top - line.bottom > self.line_gap(line.page) + 0.35 * line.height:
             return value
-        if nxt.top - line.bottom > self.line_gap(line.page) + 0.35 * line.height:
-            return value
-        # Same column: the next line overlaps the label-and-value span.
-        label_x = match.line.words[match.line.tokens[match.start].word].bbox[0]
+        # The column: from the label when the value stands beside it, else from the value.
+        if value.line is match.line:
+            left = match.line.words[match.line.tokens[match.start].word].bbox[0]
+        else:
+            left = min(w.bbox[0] for w in value.words)
+        left -= line.height
         right = max(w.bbox[2] for w in value.words)
-        if nxt.words[0].bbox[0] > right or nxt.words[-1].bbox[2] < label_x:
+        chosen = [
+            i
+            for seg in segments(nxt)
+            if nxt.words[seg[-1]].bbox[2] > left and nxt.words[seg[0]].bbox[0] < right
+            for i in seg
+        ]
+        if not chosen or nxt.words[chosen[0]].bbox[0] < left:
             return value
+        labelled = {
+            nxt.tokens[t].word for m in self.matches[nxt.order] for t in range(m.start, m.end)
+        }
+        if labelled & set(chosen):
+            return value
+        words = [nxt.words[i] for i in chosen]
+        text = " ".join(w.text for w in words)
         # A numbered item ("8.", "a)", "-") or an unknown "Label: value" line starts anew.
-        head = [w.text for w in nxt.words[:6]]
+        head = [w.text for w in words[:6]]
         if re.match(r"^(\d{1,2}[.)]|[a-zđ][.)]|[-–•+*])", head[0]) or any(
             t.endswith(":") for t in head
         ):
             return value
         # A mixed-case value does not continue into an all-capitals heading.
-        if _all_caps(nxt.text) and not _all_caps(value.text):
+        if _all_caps(text) and not _all_caps(value.text):
             return value
-        folded = strip_marks(nxt.text)
-        if any(re.search(p, folded, re.IGNORECASE) for p in stop_patterns):
+        if any(re.search(p, strip_marks(text), re.IGNORECASE) for p in stop_patterns):
             return value
-        if fold_line(nxt.text) and any(
-            fuzz.partial_ratio(m, fold_line(nxt.text)) >= 85 for m in MOTTO
-        ):
+        if any(fuzz.partial_ratio(m, fold_line(text)) >= 85 for m in MOTTO if fold_line(text)):
             return value
-        more = tidy_words(nxt.words)
+        more = tidy_words(words)
         if not more:
             return value
         text = value.text + " " + " ".join(w.text for w in more)
@@ -430,13 +464,16 @@ class _DocumentLines:
     def in_region(self, line: Line, region: str) -> bool:
         if region == "any":
             return True
-        page = self.pages[line.page]
-        center = (line.top + line.bottom) / 2
+        # Relative to where the page's text is, not the paper: a card lies mid-page, a
+        # last page may hold only a few lines.
+        same_page = [li for li in self.lines if li.page == line.page]
+        top, bottom = same_page[0].top, max(li.bottom for li in same_page)
+        share = ((line.top + line.bottom) / 2 - top) / max(bottom - top, 1)
         first, last = self.lines[0].page, self.lines[-1].page
         if region == "header":
-            return line.page == first and center < HEADER_FRACTION * page.height
+            return line.page == first and share < HEADER_FRACTION
         if region == "footer":
-            return line.page == last and center > 0.5 * page.height
+            return line.page == last and share > 0.5
         return not (self.in_region(line, "header") or self.in_region(line, "footer"))
 
 
@@ -460,6 +497,11 @@ def locate_label(doc: _DocumentLines, spec: FieldSpec, stop_patterns: list[str])
     if len(found) < spec.nth:
         return None
     value, match = found[spec.nth - 1]
+    if spec.nth == 1:
+        # One value wanted: the first that reads as this field's kind (a date for a date).
+        readable = [(v, m) for v, m in found if v and normalize(spec.normalizer, v.text)[0]]
+        if readable:
+            value, match = readable[0]
     if value is None:
         return None
     if spec.multiline and len([v for v, m in found if m is match]) == 1:

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from rapidfuzz.distance import Levenshtein
 
 from pipeline.textnorm import fold, nfc, squash_spaces
 
@@ -179,6 +180,14 @@ def normalize_sex(raw: str) -> Normalized:
             return "Nam", None
         if word in ("nu", "female", "f", "nuu"):
             return "Nữ", None
+    # Two values only: one misread letter ("Ni", "Nan") still tells them apart.
+    for word in words[:1]:
+        near = {
+            v for v, key in (("Nam", "nam"), ("Nữ", "nu")) if Levenshtein.distance(word, key) <= 1
+        }
+        if len(near) == 1 and word[:1] == "n":
+            value = near.pop()
+            return value, f"read {word!r} as {value}"
     return None, "neither Nam nor Nữ"
 
 

@@ -97,3 +97,19 @@ def test_doc_number_loses_spaces_keeps_its_letters():
 
 def test_text_drops_dotted_leaders_and_separators():
     assert normalize_text(": ........ Việt   Nam ....")[0] == "Việt Nam"
+
+
+def test_sex_with_one_misread_letter_is_told_and_recorded():
+    assert normalize_sex("Ni") == ("Nữ", "read 'ni' as Nữ")
+    assert normalize_sex("Nan")[0] == "Nam"
+    assert normalize_sex("Xyz")[0] is None
+
+
+def test_family_name_marks_restored_and_recorded():
+    assert normalize_name("NGUYEN THỊ HUYỀN") == (
+        "NGUYỄN THỊ HUYỀN",
+        "restored family name NGUYEN->NGUYỄN",
+    )
+    # A single word is not a full name; an unknown or ambiguous family name is left alone.
+    assert normalize_name("NGUYEN")[0] == "NGUYEN"
+    assert normalize_name("LA VĂN AN")[0] == "LA VĂN AN"
