@@ -36,7 +36,8 @@ NOISE_STRONG = 25.0
 UNEVEN_LIGHTING = 0.12  # background spread (fraction of paper white) that calls for adaptive
 OSD_MIN_CONFIDENCE = 2.0
 OWN_SIDEWAYS_RATIO = 1.6  # profile-sharpness ratio that makes the own 90/270 test confident
-OWN_FLIP_RATIO = 1.5  # ink above/below the x-height band that makes the 180 test confident
+OWN_FLIP_RATIO = 1.5  # ink above/below the x-height band that lets the own test turn a page
+OWN_UPRIGHT_RATIO = 1.2  # ... and that spares the OSD call on a page that reads upright
 
 
 @dataclass
@@ -291,7 +292,7 @@ def orient(gray: np.ndarray, ink: np.ndarray, cmd: str) -> tuple[int, float, np.
     score = _upside_down_score(_deskewed(upright, skew))
     own = (90 if sideways else 0) + (180 if score < 0 else 0)
     confident = ratio >= OWN_SIDEWAYS_RATIO and abs(score) >= np.log(OWN_FLIP_RATIO)
-    if own == 0 and confident:
+    if own == 0 and ratio >= OWN_SIDEWAYS_RATIO and score >= np.log(OWN_UPRIGHT_RATIO):
         return 0, skew, ink, "own"
     from ocr.tesseract import detect_orientation  # Tesseract only when really needed
 
