@@ -110,12 +110,29 @@ def store_option(command: Callable) -> Callable:
     )(command)
 
 
+def cluster_option(command: Callable) -> Callable:
+    """--cluster: where page work goes (a Dask scheduler); read by config_of."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(dict).setdefault("options", {})["cluster"] = value
+
+    return click.option(
+        "--cluster",
+        metavar="tcp://HOST:8786",
+        expose_value=False,
+        callback=remember,
+        help="Read pages on this Dask cluster's workers (env DOSSIER_CLUSTER).",
+    )(command)
+
+
 # -- ingest -------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
+@cluster_option
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes (default: cores)."
 )
@@ -549,6 +566,34 @@ def print_stats(data: dict[str, Any]) -> None:
         console.print(table)
     for failure in data.get("failures", []):
         console.print(f"[red]set aside[/] {failure['path']}: {failure['reason']}")
+
+
+# -- cluster workers -----------------------------------------------------------------------
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--scheduler", required=True, metavar="tcp://HOST:8786", help="Dask scheduler.")
+@click.option(
+    "--nworkers",
+    type=click.IntRange(1, 256),
+    default=lambda: os.cpu_count() or 1,
+    show_default="cores",
+    help="Worker processes (one page each at a time).",
+)
+@click.option("--lang", help="Tesseract languages the workers must read (default vie+eng).")
+@click.argument("dask_options", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@handles_errors
+def worker(
+    ctx: click.Context, scheduler: str, nworkers: int, lang: str | None, dask_options: tuple
+) -> None:
+    """Start OCR workers for a Dask cluster (dask worker with OMP_THREAD_LIMIT=1, one
+    thread per process, Tesseract languages checked at start). Options after '--' go
+    to dask worker, e.g. -- --memory-limit 2GB."""
+    from pipeline.cluster import run_worker
+
+    cfg = config_of(ctx, lang=lang)
+    run_worker(scheduler, nworkers, cfg.lang, cfg.tesseract_cmd, dask_options)
 
 
 # -- web interface (web/) ------------------------------------------------------------------
