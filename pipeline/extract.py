@@ -635,7 +635,12 @@ def extract_fields(
 def opens_document(schemas: Schemas, lines: list[Line], page: Page) -> bool:
     """A page opens a new document when its header block shows the national motto, or a
     type's title stands near its top."""
-    header = [li for li in lines if li.bottom <= HEADER_FRACTION * page.height] or lines[:3]
+    if not lines:
+        return False
+    # Relative to the text, not the paper: a card scanned on an A4 sheet lies mid-page.
+    top, bottom = lines[0].top, max(li.bottom for li in lines)
+    cut = top + HEADER_FRACTION * (bottom - top)
+    header = [li for li in lines if li.bottom <= cut] or lines[:3]
     folded = [fold_line(li.text) for li in header]
     if any(fuzz.partial_ratio(m, f) >= 88 for m in MOTTO for f in folded if len(f) >= 10):
         return True
