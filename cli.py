@@ -141,6 +141,11 @@ def cluster_option(command: Callable) -> Callable:
     "--cleanup/--no-cleanup", default=None, help="OpenCV cleanup before OCR (default on)."
 )
 @click.option("--dpi", type=click.IntRange(72, 1200), help="Rasterizing resolution for PDFs.")
+@click.option("--procedure", help="Group the batch into one dossier for this procedure code.")
+@click.option("--citizen-id", help="The citizen's 12-digit personal ID (with --procedure).")
+@click.option(
+    "--near/--no-near", "near_reuse", default=None, help="Look for re-scans (default on)."
+)
 @json_option
 @click.pass_context
 @handles_errors
@@ -151,6 +156,9 @@ def ingest(
     lang: str | None,
     cleanup: bool | None,
     dpi: int | None,
+    procedure: str | None,
+    citizen_id: str | None,
+    near_reuse: bool | None,
     as_json: bool,
 ) -> None:
     """Digitize files and folders (PDF, PNG, JPEG, TIFF; folders recursively).
@@ -161,14 +169,24 @@ def ingest(
     """
     from ocr.tesseract import check_languages
     from pipeline.batch import Batch, open_index
+    from pipeline.reuse import dossier_for
 
-    cfg = config_of(ctx, jobs=jobs, lang=lang, cleanup=cleanup, dpi=dpi)
+    cfg = config_of(ctx, jobs=jobs, lang=lang, cleanup=cleanup, dpi=dpi, near_reuse=near_reuse)
     check_languages(cfg.lang, cfg.tesseract_cmd)
+    dossier = None
+    if procedure is not None or citizen_id is not None:
+        dossier = dossier_for(paths, procedure, citizen_id)
     index = open_index(cfg)
     display = IngestDisplay(as_json=as_json, quiet=ctx.obj["verbose"] < 0)
     try:
         with display:
-            batch = Batch(cfg, index, on_progress=display.progress, on_result=display.result)
+            batch = Batch(
+                cfg,
+                index,
+                on_progress=display.progress,
+                on_result=display.result,
+                dossier=dossier,
+            )
             summary = batch.run(paths)
     finally:
         index.close()
@@ -292,6 +310,203 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         emit_json(data)
     else:
         print_stats(data)
+
+
+# -- reuse, dossiers and what it saved -------------------------------------------------
+
+
+@main.command()
+@json_option
+@handles_errors
+def procedures(as_json: bool) -> None:
+    """The procedure catalogue: codes, names and the document types each requires."""
+    from pipeline.reuse import load_procedures
+
+    catalogue = load_procedures()
+    if as_json:
+        emit_json(
+            [
+                {"code": p.code, "name": p.name, "requires": list(p.requires)}
+                for p in catalogue.values()
+            ]
+        )
+        return
+    for item in catalogue.values():
+        click.echo(f"{item.code:<7} {item.name}")
+        click.echo(f"        requires: {', '.join(item.requires)}")
+
+
+@main.command()
+@store_option
+@click.option("--citizen-id", required=True, help="The citizen's 12-digit personal ID.")
+@click.option("--procedure", help="Also say what this procedure still needs.")
+@json_option
+@click.pass_context
+@handles_errors
+def reuse(ctx: click.Context, citizen_id: str, procedure: str | None, as_json: bool) -> None:
+    """What is on file for a citizen, and for a procedure what they must still bring."""
+    import datetime as dt
+
+    from pipeline import reuse as policy
+    from pipeline.batch import open_index
+
+    citizen = policy.check_citizen_id(citizen_id)
+    proc = policy.procedure(procedure) if procedure else None
+    index = open_index(config_of(ctx))
+    try:
+        documents = index.documents_of_person(citizen)
+    finally:
+        index.close()
+    result = policy.on_file(documents, citizen, proc, dt.date.today())
+    if as_json:
+        emit_json(
+            {
+                "citizen_id": result.citizen_id,
+                "documents": result.documents,
+                "set_aside": result.set_aside,
+                "procedure": proc.code if proc else None,
+                "on_file": result.have,
+                "missing": result.missing,
+            }
+        )
+        return
+    print_on_file(result)
+
+
+@main.command("verify-log")
+@store_option
+@json_option
+@click.pass_context
+@handles_errors
+def verify_log(ctx: click.Context, as_json: bool) -> None:
+    """Check the reuse log's hash chain; name the first entry altered or removed."""
+    from pipeline.batch import open_index
+    from pipeline.errors import CheckFailedError
+    from pipeline.reuse import verify_log as verify
+
+    index = open_index(config_of(ctx))
+    try:
+        result = verify(index.reuse_log(), index.reuse_log_head())
+    finally:
+        index.close()
+    if as_json:
+        emit_json(result.__dict__)
+    if not result.ok:
+        raise CheckFailedError(
+            f"The reuse log was tampered with: {result.problem} "
+            f"(entries 1-{result.checked} are intact).",
+            hint="Restore the catalog from a backup and investigate who changed it.",
+        )
+    if not as_json:
+        click.echo(f"The reuse log is intact: {result.checked} entries verified.")
+
+
+@main.command()
+@store_option
+@click.option("--since", help="From this date (YYYY-MM-DD).")
+@click.option("--until", help="Up to this date, inclusive (YYYY-MM-DD).")
+@click.option(
+    "--by", type=click.Choice(["day", "procedure", "doc_type"]), default="day", show_default=True
+)
+@click.option(
+    "--chart", type=click.Path(dir_okay=False, path_type=Path), help="Write a chart (.png/.html)."
+)
+@json_option
+@click.pass_context
+@handles_errors
+def report(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    by: str,
+    chart: Path | None,
+    as_json: bool,
+) -> None:
+    """Processing time with and without reuse: measured, not estimated."""
+    from pipeline.batch import open_index
+    from pipeline.report import build_report, render_chart
+
+    since_at, until_at = _day_range(since, until)
+    index = open_index(config_of(ctx))
+    try:
+
+        def doc_info(doc_id: str) -> tuple[str, int] | None:
+            doc = index.get_document(doc_id)
+            return (doc.doc_type, doc.page_count) if doc else None
+
+        result = build_report(
+            index.processed_documents(since_at, until_at),
+            index.reuse_log(since_at, until_at),
+            doc_info,
+            by=by,
+            since=since,
+            until=until,
+        )
+    finally:
+        index.close()
+    if result.empty:
+        click.echo(
+            f"No documents were processed between {since or 'the start'} and {until or 'now'}.",
+            err=True,
+        )
+    if chart is not None and not result.empty:
+        render_chart(result, chart)
+        click.echo(f"chart written to {chart}", err=True)
+    if as_json:
+        emit_json(result.to_json())
+    elif not result.empty:
+        print_report(result)
+
+
+def _day_range(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """ISO dates -> timestamps bounding whole days; a clear error for a malformed date."""
+    import datetime as dt
+
+    bounds = []
+    for name, value in (("--since", since), ("--until", until)):
+        if value is None:
+            bounds.append(None)
+            continue
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{value!r} is not a date like 2026-11-28", param_hint=name
+            ) from exc
+        bounds.append(value)
+    since_at = bounds[0]
+    until_at = f"{bounds[1]}T23:59:59.999999+99:99" if bounds[1] else None
+    if since_at and bounds[1] and since_at > bounds[1]:
+        raise click.BadParameter("--since is after --until")
+    return since_at, until_at
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--rescans",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of re-scans (NAME_rescanN.ext re-scans NAME.*) to measure near reuse.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes.")
+@json_option
+@click.pass_context
+@handles_errors
+def bench(
+    ctx: click.Context, path: Path, rescans: Path | None, jobs: int | None, as_json: bool
+) -> None:
+    """Measure on your own files: fresh processing vs resubmission (exact reuse) vs
+    re-scans (near reuse), in a temporary store; per-document medians and ratios."""
+    from ocr.tesseract import check_languages
+    from pipeline.measure import run_bench
+
+    cfg = config_of(ctx, jobs=jobs)
+    check_languages(cfg.lang, cfg.tesseract_cmd)
+    result = run_bench(path, cfg, rescans)
+    if as_json:
+        emit_json(result)
+        return
+    print_bench(result)
 
 
 @main.command("eval")
@@ -667,6 +882,90 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     for row in rows:
         state = "" if row["active"] else "  (disabled)"
         click.echo(f"{row['name']:<20} {row['role']:<9} since {row['created_at']}{state}")
+
+
+def print_on_file(result: Any) -> None:
+    from pipeline.textnorm import mask_id
+
+    click.echo(
+        f"On file for {mask_id(result.citizen_id)}: {len(result.documents)} valid document(s)"
+    )
+    for doc in result.documents:
+        number = f" no. {doc['doc_number']}" if doc["doc_number"] else ""
+        click.echo(
+            f"  {doc['doc_type']:<24} {doc['id']}{number} ({doc['date'] or '-'})"
+            f" from {doc['source']}"
+        )
+    for doc in result.set_aside:
+        click.echo(f"  [not usable] {doc['doc_type']} {doc['id']}: {doc['reason']}")
+    if result.procedure is not None:
+        click.echo(f"Procedure {result.procedure.code}: {result.procedure.name}")
+        for doc_type in result.procedure.requires:
+            state = (
+                f"on file ({result.have[doc_type]})" if doc_type in result.have else "MUST BRING"
+            )
+            click.echo(f"  {doc_type:<24} {state}")
+
+
+def print_report(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        result.by,
+        "docs",
+        "pages",
+        "fresh",
+        "exact",
+        "near",
+        "identity",
+        "baseline s",
+        "measured s",
+        "saved s",
+        "reduction",
+        title="Processing time with reuse",
+        title_justify="left",
+    )
+    for row in [*result.rows, result.total]:
+        data = row.to_json()
+        table.add_row(
+            row.group,
+            str(row.documents),
+            str(row.pages),
+            str(row.fresh),
+            str(row.exact),
+            str(row.near),
+            str(row.identity),
+            f"{data['baseline_seconds']:.1f}",
+            f"{data['measured_seconds']:.1f}",
+            f"{data['saved_seconds']:.1f}",
+            f"{data['reduction_percent']:.1f}%",
+        )
+    Console().print(table)
+    total = result.total
+    click.echo(f"{total.not_resubmitted} of {total.documents} documents were already on file.")
+
+
+def print_bench(result: dict[str, Any]) -> None:
+    def line(name: str, phase: dict[str, Any] | None, speedup: Any = None) -> None:
+        if not phase:
+            return
+        median = phase["median_seconds"]
+        ratio = f"  {speedup}x faster than fresh" if speedup else ""
+        shown = f"{median:.4f} s" if median is not None else "-"
+        click.echo(f"  {name:<22} {phase['documents']:>4} docs  median {shown}/doc{ratio}")
+
+    click.echo(f"dossier bench on {result['path']}")
+    line("fresh processing", result["fresh"])
+    line("resubmission (exact)", result["exact"], result.get("exact_speedup"))
+    line("re-scans (near)", result.get("near"), result.get("near_speedup"))
+    if "exact_reduction_percent" in result:
+        click.echo(f"  time saved on a resubmission: {result['exact_reduction_percent']}%")
+    if "rescans" in result:
+        click.echo(
+            f"  re-scans: {result['rescans']}, recall {result['rescan_recall']}, "
+            f"false reuses {result['false_reuses']}"
+        )
 
 
 if __name__ == "__main__":

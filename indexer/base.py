@@ -3,11 +3,13 @@ Elasticsearch). Backends store and find; they do not decide reuse policy."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.model import Document, ReuseDecision
+from pipeline.model import Document
 
 PHASH_CHUNKS = 8  # 64-bit hash in 8 chunks of 8 bits: any page within distance 7 shares one
 
@@ -63,14 +65,46 @@ class PageMatch:
 
 @dataclass
 class ReuseLogEntry:
+    """One line of the tamper-evident reuse log: each entry's hash covers its content and
+    the previous entry's hash, so an edit or a removal breaks the chain from there on."""
+
     seq: int
     at: str  # ISO timestamp
-    document_id: str  # the new document
-    decision: ReuseDecision
+    document_id: str  # the document submitted (or, for exact reuse, the one reused)
+    kind: str  # exact | near | identity
+    of: str | None  # the stored document reused
     dossier_id: str | None
     procedure: str | None
+    evidence: dict[str, Any]
+    seconds: float | None  # measured time to answer this submission
+    baseline_seconds: float | None  # measured fresh processing time of the reused document
     prev_hash: str
     entry_hash: str
+
+
+REUSE_COLUMNS = tuple(ReuseLogEntry.__dataclass_fields__)
+GENESIS_HASH = "0" * 64
+_HASHED = (
+    "seq",
+    "at",
+    "document_id",
+    "kind",
+    "of",
+    "dossier_id",
+    "procedure",
+    "evidence",
+    "seconds",
+    "baseline_seconds",
+    "prev_hash",
+)
+
+
+def reuse_entry_hash(entry: dict[str, Any] | ReuseLogEntry) -> str:
+    """SHA-256 over the entry's canonical JSON (every column but the hash itself)."""
+    values = entry if isinstance(entry, dict) else entry.__dict__
+    content = {key: values.get(key) for key in _HASHED}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class Index(Protocol):

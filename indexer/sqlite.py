@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from indexer.base import (
+    GENESIS_HASH,
+    REUSE_COLUMNS,
     PageMatch,
+    ReuseLogEntry,
     SearchHit,
     SearchQuery,
     SearchResult,
     phash_chunks,
+    reuse_entry_hash,
 )
 from indexer.highlight import highlight, query_terms
 from pipeline.errors import BackendError, BackendUnavailableError
@@ -41,6 +45,8 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_type TEXT NOT NULL,
     status TEXT NOT NULL,
     person_id TEXT,
+    doc_number TEXT,
+    expiry_date TEXT,
     main_date TEXT,
     office TEXT,
     office_folded TEXT,
@@ -91,6 +97,39 @@ CREATE TABLE IF NOT EXISTS failures (
     at TEXT NOT NULL,
     PRIMARY KEY (path, sha256)
 );
+CREATE INDEX IF NOT EXISTS documents_identity ON documents(doc_type, person_id, doc_number);
+CREATE TABLE IF NOT EXISTS dossiers (
+    id TEXT PRIMARY KEY,
+    procedure TEXT,
+    citizen_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dossiers_citizen ON dossiers(citizen_id);
+CREATE TABLE IF NOT EXISTS dossier_documents (
+    dossier_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reuse_kind TEXT,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (dossier_id, document_id)
+);
+CREATE INDEX IF NOT EXISTS dossier_documents_doc ON dossier_documents(document_id);
+CREATE TABLE IF NOT EXISTS reuse_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    of TEXT,
+    dossier_id TEXT,
+    procedure TEXT,
+    evidence TEXT NOT NULL,
+    seconds REAL,
+    baseline_seconds REAL,
+    prev_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reuse_log_at ON reuse_log(at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     folded, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -122,9 +161,13 @@ def fts_query(text: str) -> str | None:
 class SqliteIndex:
     """The Index protocol over one SQLite file. One writer process; readers any time."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
         try:
+            if readonly:
+                # Worker processes only look things up; the batch process is the writer.
+                self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(path), timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -179,12 +222,20 @@ class SqliteIndex:
             self._delete(conn, doc.id)
             self._insert(conn, doc)
 
-    def put_documents(self, docs: list[Document]) -> None:
-        """Several documents (e.g. all documents of one batch scan) in one transaction."""
+    def put_documents(
+        self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()
+    ) -> None:
+        """Several documents (e.g. all documents of one batch scan) and the reuse
+        decisions made about them, in one transaction."""
         with self.transaction() as conn:
             for doc in docs:
                 self._delete(conn, doc.id)
                 self._insert(conn, doc)
+            for entry in reuse_entries:
+                self._append_reuse(conn, entry)
+
+    def has_pages(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is not None
 
     def _delete(self, conn: sqlite3.Connection, doc_id: str) -> None:
         row = conn.execute("SELECT rowid FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -203,8 +254,9 @@ class SqliteIndex:
         seconds = sum(t.seconds for t in doc.timings if t.page is None)
         cursor = conn.execute(
             "INSERT INTO documents (id, sha256, source_path, media_type, first_page, last_page,"
-            " doc_type, status, person_id, main_date, office, office_folded, dossier_id,"
-            " created_at, seconds, text, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " doc_type, status, person_id, doc_number, expiry_date, main_date, office,"
+            " office_folded, dossier_id, created_at, seconds, text, body)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.id,
                 doc.source.sha256,
@@ -215,6 +267,8 @@ class SqliteIndex:
                 doc.doc_type,
                 doc.status,
                 doc.person_id,
+                doc.field_value("doc_number"),
+                doc.field_value("expiry_date"),
                 doc.main_date,
                 office,
                 fold(office) if office else None,
@@ -226,10 +280,24 @@ class SqliteIndex:
             ),
         )
         rowid = cursor.lastrowid
-        conn.execute(
-            "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
-            (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
-        )
+        if not (doc.reuse and doc.reuse.kind == "near"):
+            # A re-scan carries the text of the paper it re-scans: one paper, one hit.
+            conn.execute(
+                "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
+                (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
+            )
+        if doc.dossier_id:
+            conn.execute(
+                "INSERT OR REPLACE INTO dossier_documents"
+                " (dossier_id, document_id, status, reuse_kind, added_at) VALUES (?,?,?,?,?)",
+                (
+                    doc.dossier_id,
+                    doc.id,
+                    doc.status,
+                    doc.reuse.kind if doc.reuse else None,
+                    doc.created_at,
+                ),
+            )
         for position, page in enumerate(doc.pages):
             phash = _signed64(page.phash) if page.phash is not None else None
             conn.execute(
@@ -269,6 +337,160 @@ class SqliteIndex:
 
     def count_documents(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    # -- identity and people -----------------------------------------------------
+
+    def find_by_identity(
+        self, doc_type: str, person_id: str, doc_number: str | None
+    ) -> list[Document]:
+        """Stored documents with this identity key, newest first (FIELDS.md)."""
+        rows = self.conn.execute(
+            "SELECT body FROM documents WHERE doc_type = ? AND person_id = ?"
+            " AND doc_number IS ? ORDER BY COALESCE(main_date, '') DESC, created_at DESC",
+            (doc_type, person_id, doc_number),
+        )
+        return [document_from_dict(json.loads(body)) for (body,) in rows]
+
+    def documents_of_person(self, person_id: str) -> list[Document]:
+        """Every stored document about this personal ID number, newest first."""
+        rows = self.conn.execute(
+            "SELECT body FROM documents d WHERE d.person_id = ? OR EXISTS ("
+            " SELECT 1 FROM fields f WHERE f.document_id = d.id AND f.valid = 1"
+            " AND f.name LIKE '%id_number' AND f.value = ?)"
+            " ORDER BY COALESCE(main_date, '') DESC, created_at DESC",
+            (person_id, person_id),
+        )
+        return [document_from_dict(json.loads(body)) for (body,) in rows]
+
+    # -- dossiers ----------------------------------------------------------------
+
+    def put_dossier(self, dossier_id: str, procedure: str | None, citizen_id: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO dossiers (id, procedure, citizen_id, created_at)"
+                " VALUES (?,?,?,?)",
+                (dossier_id, procedure, citizen_id, _now()),
+            )
+
+    def dossier_has(self, dossier_id: str, doc_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM dossier_documents WHERE dossier_id = ? AND document_id = ?",
+            (dossier_id, doc_id),
+        ).fetchone()
+        return row is not None
+
+    def dossiers_of(self, doc_id: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT dossier_id FROM dossier_documents WHERE document_id = ? ORDER BY added_at",
+            (doc_id,),
+        )
+        return [row[0] for row in rows]
+
+    def link_reuse(self, entry: dict[str, Any], link: tuple[str, str] | None) -> ReuseLogEntry:
+        """Append a reuse decision to the tamper-evident log and, when it puts a stored
+        document into a dossier, link it there: one transaction."""
+        with self.transaction() as conn:
+            if link is not None:
+                dossier_id, doc_id = link
+                conn.execute(
+                    "INSERT OR REPLACE INTO dossier_documents"
+                    " (dossier_id, document_id, status, reuse_kind, added_at)"
+                    " VALUES (?,?,?,?,?)",
+                    (dossier_id, doc_id, "reused", entry["kind"], _now()),
+                )
+            return self._append_reuse(conn, entry)
+
+    def append_reuse(self, entry: dict[str, Any]) -> ReuseLogEntry:
+        with self.transaction() as conn:
+            return self._append_reuse(conn, entry)
+
+    def _append_reuse(self, conn: sqlite3.Connection, entry: dict[str, Any]) -> ReuseLogEntry:
+        last = conn.execute(
+            "SELECT seq, entry_hash FROM reuse_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        record = {**entry, "seq": seq, "at": entry.get("at") or _now(), "prev_hash": prev_hash}
+        record["entry_hash"] = reuse_entry_hash(record)
+        conn.execute(
+            "INSERT INTO reuse_log (seq, at, document_id, kind, of, dossier_id, procedure,"
+            " evidence, seconds, baseline_seconds, prev_hash, entry_hash)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                seq,
+                record["at"],
+                record["document_id"],
+                record["kind"],
+                record.get("of"),
+                record.get("dossier_id"),
+                record.get("procedure"),
+                json.dumps(record.get("evidence", {}), sort_keys=True, ensure_ascii=False),
+                record.get("seconds"),
+                record.get("baseline_seconds"),
+                prev_hash,
+                record["entry_hash"],
+            ),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('reuse_log_head', ?)",
+            (f"{seq}:{record['entry_hash']}",),
+        )
+        return ReuseLogEntry(**{k: record.get(k) for k in ReuseLogEntry.__dataclass_fields__})
+
+    def reuse_log(self, since: str | None = None, until: str | None = None) -> list[ReuseLogEntry]:
+        rows = self.conn.execute(
+            "SELECT seq, at, document_id, kind, of, dossier_id, procedure, evidence, seconds,"
+            " baseline_seconds, prev_hash, entry_hash FROM reuse_log"
+            " WHERE at >= COALESCE(?, '') AND at <= COALESCE(?, '9999') ORDER BY seq",
+            (since, until),
+        )
+        entries = []
+        for row in rows:
+            values = dict(zip(REUSE_COLUMNS, row, strict=True))
+            values["evidence"] = json.loads(values["evidence"])
+            entries.append(ReuseLogEntry(**values))
+        return entries
+
+    def reuse_log_head(self) -> tuple[int, str] | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'reuse_log_head'").fetchone()
+        if row is None:
+            return None
+        seq, _, entry_hash = row[0].partition(":")
+        return int(seq), entry_hash
+
+    # -- processing records for reports -------------------------------------------
+
+    def processed_documents(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Documents stored in [since, until] with their measured processing time."""
+        rows = self.conn.execute(
+            "SELECT d.id, d.doc_type, d.status, d.created_at, d.first_page, d.last_page,"
+            " (SELECT SUM(t.seconds) FROM timings t WHERE t.document_id = d.id),"
+            " (SELECT s.procedure FROM dossier_documents dd JOIN dossiers s"
+            "  ON s.id = dd.dossier_id WHERE dd.document_id = d.id ORDER BY dd.added_at LIMIT 1),"
+            " json_extract(d.body, '$.reuse.kind')"
+            " FROM documents d WHERE d.created_at >= COALESCE(?, '')"
+            " AND d.created_at <= COALESCE(?, '9999') ORDER BY d.created_at",
+            (since, until),
+        )
+        keys = (
+            "id",
+            "doc_type",
+            "status",
+            "at",
+            "first_page",
+            "last_page",
+            "seconds",
+            "procedure",
+            "reuse_kind",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def processing_seconds(self, doc_id: str) -> float | None:
+        row = self.conn.execute(
+            "SELECT SUM(seconds) FROM timings WHERE document_id = ?", (doc_id,)
+        ).fetchone()
+        return row[0] if row and row[0] is not None else None
 
     # -- failures ----------------------------------------------------------------
 
@@ -428,3 +650,67 @@ class SqliteIndex:
             "pages_by_method": by_method,
             "stages": stages,
         }
+
+    # -- corrections (an official fixes a field through the web interface) -------------
+
+    _CORRECTIONS = """
+    CREATE TABLE IF NOT EXISTS corrections (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT NOT NULL,
+        user TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS corrections_doc ON corrections(document_id);
+    """
+
+    def correct_field(
+        self,
+        doc_id: str,
+        name: str,
+        value: str,
+        user: str,
+        *,
+        valid: bool = True,
+        reason: str | None = None,
+    ) -> str | None:
+        """Set a field to a value typed by `user`: the document, its fields and its
+        search text are rewritten in one transaction, and the old value is kept in the
+        corrections table with who and when. Returns the old value."""
+        from pipeline.errors import NotFoundError
+
+        self.conn.executescript(self._CORRECTIONS)
+        with self.transaction() as conn:
+            row = conn.execute("SELECT body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"No document with id {doc_id!r}.")
+            doc = document_from_dict(json.loads(row[0]))
+            target = next((f for f in doc.fields if f.name == name), None)
+            if target is None:
+                raise NotFoundError(f"The document {doc_id} has no field {name!r}.")
+            old = target.value
+            target.value, target.valid, target.reason = value, valid, reason
+            target.confidence, target.extractor = 100.0, "correction"
+            self._delete(conn, doc_id)
+            self._insert(conn, doc)
+            conn.execute(
+                "INSERT INTO corrections (document_id, name, old_value, new_value, user, at)"
+                " VALUES (?,?,?,?,?,?)",
+                (doc_id, name, old, value, user, _now()),
+            )
+        return old
+
+    def corrections(self, doc_id: str) -> list[dict[str, Any]]:
+        """The corrections of a document, oldest first."""
+        try:
+            rows = self.conn.execute(
+                "SELECT seq, name, old_value, new_value, user, at FROM corrections"
+                " WHERE document_id = ? ORDER BY seq",
+                (doc_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no correction was ever made in this catalog
+            return []
+        keys = ("seq", "name", "old_value", "new_value", "user", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]

@@ -9,7 +9,9 @@ is simply run again (ids are content-derived, documents are written all or nothi
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import multiprocessing
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,8 +26,16 @@ from pipeline import intake, store
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.extract import analyze
-from pipeline.model import Document, Page, SourceFile, StageTiming, document_id
+from pipeline.model import (
+    Document,
+    Page,
+    ReuseDecision,
+    SourceFile,
+    StageTiming,
+    document_id,
+)
 from pipeline.pages import PageOutcome, PageTask, count_pages, init_worker, process_page
+from pipeline.reuse import DossierRequest, identity_reuse
 from pipeline.schemas import Schemas, load_schemas
 
 log = logging.getLogger(__name__)
@@ -48,8 +58,17 @@ class DocumentResult:
     pages: int = 0
     error: str | None = None
     seconds: float = 0.0
+    reuse: ReuseDecision | None = None
 
     def to_json(self) -> dict:
+        reuse = None
+        if self.reuse is not None:
+            reuse = {
+                "kind": self.reuse.kind,
+                "of": self.reuse.of,
+                "evidence": self.reuse.evidence,
+                "seconds_saved": self.reuse.seconds_saved,
+            }
         return {
             "id": self.id,
             "source": self.source,
@@ -59,6 +78,7 @@ class DocumentResult:
             "pages": self.pages,
             "error": self.error,
             "seconds": round(self.seconds, 3),
+            "reuse": reuse,
         }
 
 
@@ -111,6 +131,7 @@ class _FileJob:
     intake_seconds: float
     outcomes: dict[int, PageOutcome] = field(default_factory=dict)
     error: str | None = None
+    near_resolved: bool = False  # the re-scan decision for the whole file has been made
 
     @property
     def complete(self) -> bool:
@@ -129,9 +150,13 @@ class Batch:
         schemas: Schemas | None = None,
         on_progress: ProgressCallback | None = None,
         on_result: Callable[[DocumentResult], None] | None = None,
+        dossier: DossierRequest | None = None,
+        today: dt.date | None = None,
     ):
         self.cfg = cfg
         self.on_result = on_result
+        self.dossier = dossier
+        self.today = today or dt.date.today()
         self.index = index
         self.schemas = schemas or load_schemas()
         self.on_progress = on_progress
@@ -143,7 +168,13 @@ class Batch:
             from pipeline.cluster import ClusterExecutor
 
             return ClusterExecutor(self.cfg)
-        return ProcessPoolExecutor(max_workers=max(self.cfg.jobs, 1), initializer=init_worker)
+        # forkserver, not fork: a forked worker would inherit this process's open files
+        # and the progress display's thread.
+        return ProcessPoolExecutor(
+            max_workers=max(self.cfg.jobs, 1),
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=init_worker,
+        )
 
     # -- intake ------------------------------------------------------------------
 
@@ -159,17 +190,9 @@ class Batch:
         if known:
             seconds = time.perf_counter() - started
             for doc_id in known:
-                doc = self.index.get_document(doc_id)
-                result = DocumentResult(
-                    id=doc_id,
-                    source=str(path),
-                    sha256=source.sha256,
-                    status="present",
-                    doc_type=doc.doc_type if doc else None,
-                    pages=doc.page_count if doc else 0,
-                    seconds=seconds / len(known),
+                self._finish(
+                    self._already_on_file(path, source, doc_id, seconds / len(known)), progress
                 )
-                self._finish(result, progress)
             self.index.clear_failure(str(path))
             progress.files_done += 1
             self._report(progress)
@@ -183,6 +206,51 @@ class Batch:
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of a killed run
         folder.mkdir(parents=True, exist_ok=True)
         yield _FileJob(source, page_count, started, time.perf_counter() - started)
+
+    def _already_on_file(
+        self, path: Path, source: SourceFile, doc_id: str, seconds: float
+    ) -> DocumentResult:
+        """Same bytes as a stored document: answered from the catalog, never read again.
+        Within the same dossier (or none) it is simply present; arriving in another
+        dossier, it is reused there (exact), and the reuse is logged."""
+        doc = self.index.get_document(doc_id)
+        result = DocumentResult(
+            id=doc_id,
+            source=str(path),
+            sha256=source.sha256,
+            status="present",
+            doc_type=doc.doc_type if doc else None,
+            pages=doc.page_count if doc else 0,
+            seconds=seconds,
+        )
+        if self.dossier is None or self.index.dossier_has(self.dossier.id, doc_id):
+            return result
+        baseline = self.index.processing_seconds(doc_id)
+        decision = ReuseDecision(
+            kind="exact",
+            of=doc_id,
+            evidence={"sha256": source.sha256},
+            seconds_saved=round(baseline - seconds, 4) if baseline is not None else None,
+        )
+        self.index.link_reuse(
+            self._log_entry(doc_id, decision, seconds, baseline), (self.dossier.id, doc_id)
+        )
+        result.status, result.reuse = "reused", decision
+        return result
+
+    def _log_entry(
+        self, doc_id: str, decision: ReuseDecision, seconds: float, baseline: float | None
+    ) -> dict:
+        return {
+            "document_id": doc_id,
+            "kind": decision.kind,
+            "of": decision.of,
+            "dossier_id": self.dossier.id if self.dossier else None,
+            "procedure": self.dossier.procedure if self.dossier else None,
+            "evidence": decision.evidence,
+            "seconds": round(seconds, 6),
+            "baseline_seconds": round(baseline, 6) if baseline is not None else None,
+        }
 
     def _fail(
         self, path: str, sha256: str | None, reason: str, progress: Progress, started: float
@@ -229,16 +297,10 @@ class Batch:
                 job.source.sha256, analysis.first_page, analysis.last_page, job.page_count
             )
             doc_pages = pages[analysis.first_page : analysis.last_page + 1]
-            timings = []
-            for page in doc_pages:
-                outcome = job.outcomes[page.index]
-                timings += [
-                    StageTiming(doc_id, stage, seconds, outcome.worker, page.index)
-                    for stage, seconds in page.timings.items()
-                ]
-            share = len(doc_pages) / job.page_count
+            timings = self._page_timings(job, doc_id, doc_pages)
             if number == 0:
                 timings.append(StageTiming(doc_id, "intake", job.intake_seconds))
+            share = len(doc_pages) / job.page_count
             timings.append(StageTiming(doc_id, "extract", extract_seconds * share))
             doc = Document(
                 id=doc_id,
@@ -251,6 +313,7 @@ class Batch:
                 fields=analysis.fields,
                 status="new",
                 timings=timings,
+                dossier_id=self.dossier.id if self.dossier else None,
             )
             parts = [
                 PdfPagePart(
@@ -262,26 +325,154 @@ class Batch:
             built.append((doc, parts))
         return built
 
+    @staticmethod
+    def _page_timings(job: _FileJob, doc_id: str, pages: list[Page]) -> list[StageTiming]:
+        timings = []
+        for page in pages:
+            worker = job.outcomes[page.index].worker
+            timings += [
+                StageTiming(doc_id, stage, seconds, worker, page.index)
+                for stage, seconds in page.timings.items()
+            ]
+        return timings
+
+    def _identity(self, doc: Document) -> dict | None:
+        """Link a freshly read document to the stored one with its identity key."""
+        from pipeline.reuse import identity_key
+
+        key = identity_key(doc)
+        if key is None:
+            return None
+        decision = identity_reuse(doc, self.index.find_by_identity(*key), self.today)
+        if decision is None:
+            return None
+        doc.status, doc.reuse = "reused", decision
+        seconds = sum(t.seconds for t in doc.timings)
+        # The document was read in full: identity saves the citizen a trip, not OCR time.
+        decision.seconds_saved = 0.0
+        return self._log_entry(doc.id, decision, seconds, seconds)
+
+    def _near_target(self, job: _FileJob) -> Document | None:
+        """The stored document this whole file re-scans, page for page, if proven."""
+        matches = [job.outcomes[i].near for i in range(job.page_count)]
+        if any(m is None for m in matches):
+            return None
+        targets = {m.document_id for m in matches}  # type: ignore[union-attr]
+        if len(targets) != 1:
+            return None
+        stored = self.index.get_document(targets.pop())
+        if stored is None or stored.page_count != job.page_count:
+            return None
+        if [m.page_index for m in matches] != list(range(job.page_count)):  # type: ignore[union-attr]
+            return None
+        return stored
+
+    def _near_document(self, job: _FileJob, stored: Document) -> Document:
+        """A re-scan of a stored paper: it carries the stored reading, not a new one."""
+        doc_id = document_id(job.source.sha256, 0, job.page_count - 1, job.page_count)
+        pages = []
+        for i, stored_page in enumerate(stored.pages):
+            own = job.outcomes[i].page
+            pages.append(
+                Page(
+                    index=i,
+                    width=stored_page.width,
+                    height=stored_page.height,
+                    dpi=stored_page.dpi,
+                    method=stored_page.method,
+                    words=stored_page.words,
+                    phash=own.phash if own else None,
+                    cleanup=own.cleanup if own else None,
+                    compare_transform=stored_page.compare_transform,
+                    timings=own.timings if own else {},
+                )
+            )
+        timings = self._page_timings(job, doc_id, pages)
+        timings.append(StageTiming(doc_id, "intake", job.intake_seconds))
+        matches = [job.outcomes[i].near for i in range(job.page_count)]
+        decision = ReuseDecision(
+            kind="near",
+            of=stored.id,
+            evidence={
+                "hash_distance": [m.distance for m in matches],  # type: ignore[union-attr]
+                "confirmation": [m.score for m in matches],  # type: ignore[union-attr]
+                "proof": [m.reason for m in matches],  # type: ignore[union-attr]
+            },
+        )
+        return Document(
+            id=doc_id,
+            source=job.source,
+            first_page=0,
+            last_page=job.page_count - 1,
+            doc_type=stored.doc_type,
+            doc_type_score=stored.doc_type_score,
+            pages=pages,
+            fields=stored.fields,
+            status="reused",
+            reuse=decision,
+            timings=timings,
+            dossier_id=self.dossier.id if self.dossier else None,
+        )
+
+    def _near_retry(self, job: _FileJob) -> list[PageTask]:
+        """Pages that skipped OCR as re-scans, when the file as a whole is not a re-scan
+        of one stored document: they must be read after all."""
+        if job.error is not None or job.near_resolved:
+            return []
+        job.near_resolved = True
+        if self._near_target(job) is not None:
+            return []
+        folder = str(store.work_dir(self.cfg.store, job.source.sha256))
+        retry = [i for i, o in job.outcomes.items() if o.near is not None]
+        for i in retry:
+            del job.outcomes[i]
+        return [PageTask(job.source, i, folder, near_check=False) for i in retry]
+
     def _complete_file(self, job: _FileJob, progress: Progress) -> None:
         path = job.source.path
         if job.error is not None:
             self._fail(path, job.source.sha256, job.error, progress, job.started)
             shutil.rmtree(store.work_dir(self.cfg.store, job.source.sha256), ignore_errors=True)
             return
+        entries: list[dict] = []
         try:
-            built = self._documents(job)
+            stored = self._near_target(job)
+            if stored is not None:
+                doc = self._near_document(job, stored)
+                built = [(doc, [])]
+                baseline = self.index.processing_seconds(stored.id)
+            else:
+                built = self._documents(job)
             started = time.perf_counter()
             original = store.save_original(self.cfg.store, job.source)
             for doc, parts in built:
                 doc.outputs["original"] = str(original)
-                store.write_outputs(self.cfg.store, doc, parts)
+                if stored is not None:
+                    for name in ("pdf", "text"):
+                        if stored.outputs.get(name):
+                            doc.outputs[name] = stored.outputs[name]
+                    store.write_sidecar(self.cfg.store, doc)
+                else:
+                    store.write_outputs(self.cfg.store, doc, parts)
+                compare = [job.outcomes[p.index].compare_part for p in doc.pages]
+                store.keep_comparisons(self.cfg.store, doc.id, compare)
             store_seconds = time.perf_counter() - started
             for doc, _ in built:
                 doc.timings.append(
                     StageTiming(doc.id, "store", store_seconds * doc.page_count / job.page_count)
                 )
-            # All documents of one file in one transaction: the file is on file or not.
-            self.index.put_documents([doc for doc, _ in built])
+                if stored is not None:
+                    seconds = sum(t.seconds for t in doc.timings)
+                    if baseline is not None:
+                        doc.reuse.seconds_saved = round(baseline - seconds, 4)  # type: ignore[union-attr]
+                    entries.append(self._log_entry(doc.id, doc.reuse, seconds, baseline))  # type: ignore[arg-type]
+                else:
+                    entry = self._identity(doc)
+                    if entry is not None:
+                        entries.append(entry)
+            # All documents of one file, and the reuse decisions about them, in one
+            # transaction: the file is on file or it is not.
+            self.index.put_documents([doc for doc, _ in built], entries)
         except BadInputError as exc:
             self._fail(path, job.source.sha256, str(exc), progress, job.started)
             return
@@ -290,16 +481,16 @@ class Batch:
         self.index.clear_failure(path)
         progress.files_done += 1
         for doc, _ in built:
-            seconds = sum(t.seconds for t in doc.timings)
             self._finish(
                 DocumentResult(
                     id=doc.id,
                     source=path,
                     sha256=job.source.sha256,
-                    status="new",
+                    status=doc.status,
                     doc_type=doc.doc_type,
                     pages=doc.page_count,
-                    seconds=seconds,
+                    seconds=sum(t.seconds for t in doc.timings),
+                    reuse=doc.reuse,
                 ),
                 progress,
             )
@@ -311,6 +502,8 @@ class Batch:
         files = list(intake.discover(paths))
         progress = Progress(files_total=len(files), pages_total=0)
         self._report(progress)
+        if self.dossier is not None:
+            self.index.put_dossier(self.dossier.id, self.dossier.procedure, self.dossier.citizen_id)
         self._executor = self._executor_factory()
         self._generation = 0
         try:
@@ -329,10 +522,11 @@ class Batch:
                 progress.pages_total += job.page_count
                 self._report(progress)
                 folder = str(store.work_dir(self.cfg.store, job.source.sha256))
+                near_check = self.cfg.near_reuse and self.index.has_pages()
                 for index in range(job.page_count):
                     if job.error is not None:
                         break  # the file already failed: don't read its other pages
-                    yield PageTask(job.source, index, folder)
+                    yield PageTask(job.source, index, folder, near_check=near_check)
 
     def _submit(self, task: PageTask, retries: int) -> tuple[Future, tuple[PageTask, int, int]]:
         try:
@@ -391,6 +585,13 @@ class Batch:
                 self._report(progress)
                 sha = job.source.sha256
                 if job.complete and not any(t.source.sha256 == sha for t, _, _ in pending.values()):
+                    retry = self._near_retry(job)
+                    if retry:
+                        progress.pages_done -= len(retry)
+                        for again in retry:
+                            future, meta = self._submit(again, 0)
+                            pending[future] = meta
+                        continue
                     del jobs[sha]
                     self._complete_file(job, progress)
 

@@ -22,6 +22,7 @@ class Config:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     dpi: int = 300  # rasterizing resolution for scanned PDF pages
     cleanup: bool = True
+    near_reuse: bool = True  # look for re-scans of stored pages before OCR
     page_timeout: float = 120.0  # seconds Tesseract may spend on one page
     max_pixels: int = 200_000_000  # larger images are refused as decompression bombs
     tesseract_cmd: str = "tesseract"

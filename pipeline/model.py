@@ -90,8 +90,11 @@ class Page:
     dpi: int
     method: ReadMethod
     words: list[Word] = field(default_factory=list)
-    phash: int | None = None  # 64-bit perceptual hash of the cleaned page
+    phash: int | None = None  # 64-bit perceptual hash of the cleaned page (pipeline.near)
     cleanup: CleanupMetrics | None = None
+    # 2x3 affine from this page's pixels to its stored comparison image (pipeline.near),
+    # so field boxes can be found on a re-scan; None when no comparison image is kept.
+    compare_transform: list[list[float]] | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
@@ -229,6 +232,7 @@ def page_from_dict(data: dict[str, Any]) -> Page:
         ],
         phash=data.get("phash"),
         cleanup=CleanupMetrics(**cleanup) if cleanup else None,
+        compare_transform=data.get("compare_transform"),
         warnings=list(data.get("warnings", [])),
         timings=dict(data.get("timings", {})),
     )

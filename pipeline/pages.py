@@ -21,13 +21,15 @@ import numpy as np
 from PIL import Image
 
 from ocr import images, pdf, tesseract
-from pipeline.cleanup import cleanup, page_phash
+from pipeline import near
+from pipeline.cleanup import cleanup
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import BBox, Page, SourceFile, Word
+from pipeline.nearmatch import NearMatch, matcher_for
 
-# A text-layer page is also rasterized small, only for its perceptual hash.
-PHASH_DPI = 72
+# A text-layer page is also rasterized, only for its perceptual hash.
+PHASH_DPI = 150
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class PageTask:
     # The page alone (a one-page PDF or a one-frame image), for a worker that cannot see
     # source.path (a cluster worker); None: read page `index` of source.path.
     data: bytes | None = None
+    # Look for a stored page this one re-scans before OCR (the catalog has pages).
+    near_check: bool = False
 
 
 @dataclass
@@ -46,6 +50,9 @@ class PageOutcome:
     page: Page | None = None
     pdf_part: str | None = None  # one-page searchable PDF; None: copy the source PDF page
     pdf_data: bytes | None = None  # that PDF's bytes, when the worker could not write it
+    compare_part: str | None = None  # the page's comparison image (PNG), for near reuse
+    compare_data: bytes | None = None  # its bytes, when the worker could not write it
+    near: NearMatch | None = None  # the stored page this page re-scans; not OCRed then
     error: str | None = None  # why the whole file must be set aside
     worker: str = ""
     seconds: float = 0.0
@@ -64,7 +71,11 @@ def init_worker() -> None:
 def count_pages(source: SourceFile, cfg: Config) -> int:
     path = Path(source.path)
     if source.media_type == "application/pdf":
-        return pdf.open_pdf(path).page_count
+        document = pdf.PdfSource(path)  # not the workers' cache: this is the batch process
+        try:
+            return document.page_count
+        finally:
+            document.close()
     return images.frame_count(path, cfg.max_pixels)
 
 
@@ -103,7 +114,7 @@ def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> Page
     read_seconds = time.perf_counter() - started
     started = time.perf_counter()
     small, _ = source.rasterize(_at(task), PHASH_DPI, cfg.max_pixels)
-    phash = page_phash(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+    phash = near.page_hash(near.comparison_image(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)))
     page = Page(
         index=task.index,
         width=round(width_pt * cfg.dpi / 72),
@@ -139,6 +150,37 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["cleanup"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    comparison = near.comparison_image(clean.image)
+    page_hash = near.page_hash(comparison)
+    ok, png = cv2.imencode(".png", comparison, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    compare_data = png.tobytes() if ok else None
+    # Original pixels -> comparison pixels: the cleanup's transform, then the resize.
+    factor = comparison.shape[1] / max(clean.image.shape[1], 1)
+    compare_transform = (np.diag([factor, factor]) @ np.asarray(clean.transform)).tolist()
+    timings["hash"] = time.perf_counter() - started
+    if task.near_check:
+        started = time.perf_counter()
+        matcher = matcher_for(cfg.store)
+        match = matcher.match(comparison, page_hash) if matcher is not None else None
+        timings["near"] = time.perf_counter() - started
+        if match is not None:
+            page = Page(
+                index=task.index,
+                width=width,
+                height=height,
+                dpi=dpi_hint or clean.dpi,
+                method="empty",
+                phash=page_hash,
+                cleanup=clean.metrics,
+                compare_transform=compare_transform,
+                timings=timings,
+            )
+            outcome = PageOutcome(
+                index=task.index, page=page, compare_data=compare_data, near=match
+            )
+            return outcome if task.data is not None else save_part(outcome, task.work_dir)
+
+    started = time.perf_counter()
     result = tesseract.ocr_image(
         clean.image,
         lang=cfg.lang,
@@ -163,25 +205,37 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
         dpi=dpi_hint or clean.dpi,
         method="ocr" if words else "empty",
         words=words,
-        phash=clean.phash,
+        phash=page_hash,
         cleanup=clean.metrics,
+        compare_transform=compare_transform,
         warnings=list(result.warnings),
         timings=timings,
     )
-    outcome = PageOutcome(index=task.index, page=page, pdf_data=pdf_bytes)
+    outcome = PageOutcome(
+        index=task.index, page=page, pdf_data=pdf_bytes, compare_data=compare_data
+    )
     # A cluster worker cannot see the store: the submitting process writes the part.
     return outcome if task.data is not None else save_part(outcome, task.work_dir)
 
 
+def _write(path: Path, data: bytes) -> str:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+    return str(path)
+
+
 def save_part(outcome: PageOutcome, work_dir: str) -> PageOutcome:
-    """Write the outcome's one-page PDF into the file's work folder (atomically)."""
-    if outcome.pdf_data is None:
-        return outcome
-    part = Path(work_dir) / f"page-{outcome.index:05d}.pdf"
-    temporary = part.with_suffix(".tmp")
-    temporary.write_bytes(outcome.pdf_data)
-    os.replace(temporary, part)
-    outcome.pdf_part, outcome.pdf_data = str(part), None
+    """Write the outcome's one-page PDF and comparison image into the file's work folder
+    (atomically)."""
+    folder = Path(work_dir)
+    if outcome.pdf_data is not None:
+        outcome.pdf_part = _write(folder / f"page-{outcome.index:05d}.pdf", outcome.pdf_data)
+        outcome.pdf_data = None
+    if outcome.compare_data is not None:
+        path = folder / f"compare-{outcome.index:05d}.png"
+        outcome.compare_part = _write(path, outcome.compare_data)
+        outcome.compare_data = None
     return outcome
 
 

@@ -87,8 +87,27 @@ def write_outputs(store: Path, doc: Document, parts: list[PdfPagePart]) -> dict[
     text_path = folder / "text.txt"
     write_text_atomic(text_path, doc.text)
     outputs.update({"pdf": str(pdf_path), "text": str(text_path)})
-    json_path = folder / "document.json"
-    outputs["json"] = str(json_path)
     doc.outputs = outputs
+    return write_sidecar(store, doc)
+
+
+def write_sidecar(store: Path, doc: Document) -> dict[str, str]:
+    """The document's JSON sidecar (everything the catalog knows about it)."""
+    json_path = document_dir(store, doc.id) / "document.json"
+    doc.outputs["json"] = str(json_path)
     write_text_atomic(json_path, json.dumps(doc.to_dict(), ensure_ascii=False, indent=1))
-    return outputs
+    return doc.outputs
+
+
+def comparison_path(store: Path, doc_id: str, page_index: int) -> Path:
+    """The stored comparison image of a document's page (0-based), for near reuse."""
+    return document_dir(store, doc_id) / f"compare-{page_index + 1:04d}.png"
+
+
+def keep_comparisons(store: Path, doc_id: str, parts: list[str | None]) -> None:
+    """Move the pages' comparison images from the work folder into the document's."""
+    for position, part in enumerate(parts):
+        if part is not None and Path(part).exists():
+            destination = comparison_path(store, doc_id, position)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, destination)
