@@ -108,6 +108,10 @@ def reuse_entry_hash(entry: dict[str, Any] | ReuseLogEntry) -> str:
 
 
 class Index(Protocol):
+    """What the pipeline, the CLI and the web layer may ask of a catalog backend.
+    indexer/sqlite.py is the reference; indexer/elasticsearch.py mirrors it (tests run
+    the same suite against both)."""
+
     def close(self) -> None: ...
 
     # -- documents
@@ -115,13 +119,62 @@ class Index(Protocol):
         """Ids of stored documents cut from the file with this SHA-256."""
         ...
 
-    def put_document(self, doc: Document) -> None:
-        """Insert or replace a document with its pages, fields and timings, atomically."""
+    def put_documents(self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()) -> None:
+        """Insert or replace documents (pages, fields, timings, dossier links) and append
+        the reuse decisions about them, all or nothing."""
         ...
 
     def get_document(self, doc_id: str) -> Document | None: ...
 
     def iter_documents(self) -> Iterator[Document]: ...
+
+    def count_documents(self) -> int: ...
+
+    def has_pages(self) -> bool: ...
+
+    # -- reuse look-ups
+    def find_pages_by_phash(self, phash: int, max_distance: int) -> list[PageMatch]:
+        """Pages within max_distance bits, found through the chunk index (no scan)."""
+        ...
+
+    def find_by_identity(
+        self, doc_type: str, person_id: str, doc_number: str | None
+    ) -> list[Document]:
+        """Documents with this identity key, newest first."""
+        ...
+
+    def documents_of_person(self, person_id: str) -> list[Document]: ...
+
+    def processing_seconds(self, doc_id: str) -> float | None: ...
+
+    # -- dossiers and the reuse log
+    def put_dossier(
+        self, dossier_id: str, procedure: str | None, citizen_id: str | None
+    ) -> None: ...
+
+    def dossier_has(self, dossier_id: str, doc_id: str) -> bool: ...
+
+    def link_reuse(self, entry: dict[str, Any], link: tuple[str, str] | None) -> ReuseLogEntry:
+        """Append to the hash-chained reuse log (and link a reused document into a
+        dossier) in one write."""
+        ...
+
+    def reuse_log(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[ReuseLogEntry]: ...
+
+    def reuse_log_head(self) -> tuple[int, str] | None: ...
+
+    def processed_documents(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    # -- failures
+    def record_failure(self, path: str, sha256: str | None, reason: str) -> None: ...
+
+    def clear_failure(self, path: str) -> None: ...
+
+    def failures(self) -> list[dict[str, str]]: ...
 
     # -- search
     def search(self, query: SearchQuery) -> SearchResult: ...
