@@ -308,5 +308,11 @@ def dask_setup(worker, dossier_lang: str) -> None:
     """`dask worker --preload pipeline.cluster`: one Tesseract thread per worker process,
     and a clear failure at start when a language pack is missing."""
     tesseract.limit_threads()
-    info = tesseract.check_languages(dossier_lang)
+    try:
+        info = tesseract.check_languages(dossier_lang)
+    except MissingDependencyError as exc:
+        # Dask only logs a failing preload and keeps the worker: a worker that cannot
+        # read the batch's languages must not take pages, so it stops here.
+        print(f"dossier worker cannot start: {exc}", file=sys.stderr, flush=True)
+        os._exit(int(exc.exit_code))
     log.info("dossier worker %s: Tesseract %s, %s", worker.name, info.version, dossier_lang)
