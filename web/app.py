@@ -11,7 +11,7 @@ import contextlib
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -88,7 +88,14 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
     templates.filters["snippet"] = render.safe_highlight
     templates.filters["masked"] = mask_id
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        indexes.close_all()
+        accounts.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="dossier",
         summary="Search prior records, see where each field was read, correct it, audit.",
         version="0.1.0",
@@ -113,8 +120,8 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
             response.headers.setdefault(name, value)
         return response
 
-    def page(request: Request, name: str, session: Session | None, status: int = 200, **ctx):
-        html = templates.get_template(name).render(
+    def page(request: Request, template: str, session: Session | None, status: int = 200, **ctx):
+        html = templates.get_template(template).render(
             request=request, session=session, user=session.user if session else None, **ctx
         )
         return HTMLResponse(html, status_code=status)
@@ -315,10 +322,12 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
         return history(doc_id) if history else []
 
     def reuse_history(doc_id: str) -> list[dict[str, Any]]:
-        history = getattr(indexes.get(), "reuse_entries", None)
-        if history is None:
+        """Reuse-log entries where this document was submitted or reused (the lead's
+        tamper-evident log; empty for a backend without one)."""
+        log = getattr(indexes.get(), "reuse_log", None)
+        if log is None:
             return []
-        return [entry.__dict__ for entry in history(document_id=doc_id)]
+        return [e.__dict__ for e in log() if doc_id in (e.document_id, e.of)]
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, session: Session = signed_in) -> Response:
@@ -559,11 +568,6 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(session: Session = signed_in) -> dict[str, Any]:
         return app.openapi()
-
-    @app.on_event("shutdown")
-    def close() -> None:
-        indexes.close_all()
-        accounts.close()
 
     return app
 
