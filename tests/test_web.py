@@ -316,15 +316,30 @@ def test_unknown_document_is_404(clerk):
 # -- citizens -----------------------------------------------------------------------------
 
 
-def test_citizen_page_lists_documents_on_file(clerk, web_store):
-    response = clerk.get("/citizens", params={"id": CITIZEN_ID})
+def test_citizen_page_lists_documents_on_file_and_what_to_bring(clerk, web_store):
+    """GIVEN a birth certificate on file for a citizen WHEN a clerk opens the citizen's
+    page for the birth-registration copy procedure THEN the certificate is on file and the
+    application form and CCCD are still to bring (pipeline/reuse.py's answer)."""
+    response = clerk.get("/citizens", params={"id": CITIZEN_ID, "procedure": "BSKS"})
     assert response.status_code == 200
     assert doc_id(web_store, "khai-sinh-an.png") in response.text
     assert doc_id(web_store, "khai-sinh-binh.pdf") not in response.text
-    data = clerk.get(f"/api/citizens/{CITIZEN_ID}").json()
-    assert data["total"] == 1
-    assert "not a personal ID" in clerk.get("/citizens", params={"id": "12ab"}).text
+    data = clerk.get(f"/api/citizens/{CITIZEN_ID}", params={"procedure": "BSKS"}).json()
+    assert data["on_file"] == {"birth_certificate": doc_id(web_store, "khai-sinh-an.png")}
+    assert data["missing"] == ["application_form", "cccd"]
+    assert "not a valid personal ID" in clerk.get("/citizens", params={"id": "12ab"}).text
     assert clerk.get("/api/citizens/123").status_code == 400
+    assert clerk.get(f"/api/citizens/{CITIZEN_ID}?procedure=NOPE").status_code == 404
+
+
+def test_report_page_with_chart(manager):
+    page = manager.get("/report", params={"by": "doc_type"})
+    assert page.status_code == 200 and "birth_certificate" in page.text
+    chart = manager.get("/report/chart.png", params={"by": "doc_type"})
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    data = manager.get("/api/report", params={"by": "doc_type"}).json()
+    assert data["total"]["documents"] >= 2
+    assert manager.get("/api/report", params={"since": "yesterday"}).status_code == 400
 
 
 # -- corrections --------------------------------------------------------------------------

@@ -8,10 +8,13 @@ append-only audit log; the same JSON contracts as the CLI are returned by the AP
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import secrets
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -28,10 +31,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
 from indexer.base import SearchQuery, SearchResult
+from pipeline import reuse as policy
 from pipeline.batch import open_index
 from pipeline.config import Config
 from pipeline.errors import BadInputError, DossierError, NotFoundError
 from pipeline.model import Document
+from pipeline.report import GROUPINGS, build_report, render_chart
 from pipeline.textnorm import mask_id
 from web import render
 from web.accounts import Accounts, AuditEntry, Session, accounts_path
@@ -48,7 +53,6 @@ from web.security import (
 
 PER_PAGE = 20
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CITIZEN_ID = re.compile(r"^\d{9}$|^\d{12}$")
 DOWNLOADS = {"pdf": "application/pdf", "text": "text/plain; charset=utf-8"}
 
 # Pages hold personal data: not cached, not framed, no scripts or styles from elsewhere,
@@ -438,33 +442,27 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
     # -- citizens ------------------------------------------------------------------------
 
     def citizen_records(session: Session, citizen_id: str, procedure: str) -> dict[str, Any]:
-        citizen_id = citizen_id.strip()
-        if not _CITIZEN_ID.match(citizen_id):
-            raise BadInputError(
-                f"{mask_id(citizen_id) or 'The ID'} is not a personal ID number.",
-                hint="Give the 12 digits of the CCCD (or the 9 of an old CMND).",
-            )
-        result = indexes.get().search(SearchQuery(citizen_id=citizen_id, limit=200))
+        """`dossier reuse --json` for one person: valid documents on file, and for a
+        procedure what is on file and what must still be brought (pipeline/reuse.py)."""
+        citizen = policy.check_citizen_id(citizen_id)
+        proc = policy.procedure(procedure.strip()) if procedure.strip() else None
+        documents = indexes.get().documents_of_person(citizen)
+        result = policy.on_file(documents, citizen, proc, dt.date.today())
         accounts.audit(
             session.user.name,
             "view_citizen",
-            citizen_id,
-            procedure=procedure or None,
-            documents=result.total,
+            citizen,
+            procedure=proc.code if proc else None,
+            documents=len(result.documents),
         )
         return {
-            "citizen_id": citizen_id,
-            "total": result.total,
-            "documents": [
-                {
-                    "id": h.id,
-                    "doc_type": h.doc_type,
-                    "source": h.source,
-                    "fields": h.fields,
-                }
-                for h in result.hits
-            ],
-            "procedure": procedure or None,
+            "citizen_id": result.citizen_id,
+            "documents": result.documents,
+            "set_aside": result.set_aside,
+            "procedure": proc.code if proc else None,
+            "procedure_name": proc.name if proc else None,
+            "on_file": result.have,
+            "missing": result.missing,
         }
 
     @app.get("/citizens", response_class=HTMLResponse, include_in_schema=False)
@@ -475,10 +473,16 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
         if id.strip():
             try:
                 records = citizen_records(session, id, procedure)
-            except BadInputError as exc:
+            except DossierError as exc:
                 error = str(exc)
         return page(
-            request, "citizen.html", session, records=records, error=error, procedure=procedure
+            request,
+            "citizen.html",
+            session,
+            records=records,
+            error=error,
+            procedure=procedure,
+            procedures=policy.load_procedures().values(),
         )
 
     @app.get("/api/citizens/{citizen_id}", tags=["citizens"])
@@ -490,14 +494,74 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
 
     # -- report --------------------------------------------------------------------------
 
+    def build(since: str, until: str, by: str) -> Any:
+        """`dossier report` over the catalog: measured times with and without reuse."""
+        for value in (since, until):
+            if value and not _ISO_DATE.match(value):
+                raise BadInputError(f"{value!r} is not a date; use YYYY-MM-DD.")
+        if by not in GROUPINGS:
+            raise BadInputError(f"Group by one of {', '.join(GROUPINGS)}.")
+        index = indexes.get()
+        since_at = since or None
+        until_at = f"{until}T23:59:59.999999+99:99" if until else None  # the whole last day
+
+        def doc_info(doc_id: str) -> tuple[str, int] | None:
+            doc = index.get_document(doc_id)
+            return (doc.doc_type, doc.page_count) if doc else None
+
+        return build_report(
+            index.processed_documents(since_at, until_at),
+            index.reuse_log(since_at, until_at),
+            doc_info,
+            by=by,
+            since=since or None,
+            until=until or None,
+        )
+
     @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
-    def report_page(request: Request, session: Session = manager) -> Response:
-        return page(request, "report.html", session, stats=indexes.get().stats())
+    def report_page(
+        request: Request,
+        session: Session = manager,
+        since: str = "",
+        until: str = "",
+        by: str = "day",
+    ) -> Response:
+        form = {"since": since, "until": until, "by": by}
+        report, error = None, None
+        try:
+            report = build(since, until, by)
+        except BadInputError as exc:
+            error = str(exc)
+        return page(
+            request,
+            "report.html",
+            session,
+            report=report,
+            error=error,
+            form=form,
+            groupings=GROUPINGS,
+            chart_link="/report/chart.png?" + urlencode(form),
+            stats=indexes.get().stats(),
+        )
+
+    @app.get("/report/chart.png", tags=["report"])
+    def report_chart(
+        session: Session = manager, since: str = "", until: str = "", by: str = "day"
+    ) -> Response:
+        """The report's chart (the same plot as `dossier report --chart FILE.png`)."""
+        report = build(since, until, by)
+        if report.empty:
+            raise NotFoundError("No documents were processed in this period.")
+        with tempfile.TemporaryDirectory() as folder:
+            data = render_chart(report, Path(folder) / "chart.png").read_bytes()
+        return Response(data, media_type="image/png")
 
     @app.get("/api/report", tags=["report"])
-    def api_report(session: Session = manager) -> dict[str, Any]:
-        """Processing counts and measured time per stage (manager)."""
-        return indexes.get().stats()
+    def api_report(
+        session: Session = manager, since: str = "", until: str = "", by: str = "day"
+    ) -> dict[str, Any]:
+        """Processing time with and without reuse (`dossier report --json`, manager)."""
+        return build(since, until, by).to_json()
 
     # -- audit ---------------------------------------------------------------------------
 
