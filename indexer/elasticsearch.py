@@ -31,8 +31,18 @@ from elasticsearch import (
     helpers,
 )
 
-from indexer.base import PageMatch, SearchHit, SearchQuery, SearchResult, phash_chunks
-from indexer.es_mappings import MAPPING_VERSION, SETTINGS, versioned
+from indexer.base import (
+    GENESIS_HASH,
+    REUSE_COLUMNS,
+    PageMatch,
+    ReuseLogEntry,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    phash_chunks,
+    reuse_entry_hash,
+)
+from indexer.es_mappings import MAPPING_VERSION, MAPPINGS, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
@@ -44,6 +54,7 @@ log = logging.getLogger(__name__)
 BULK_DOCS = 500  # documents per bulk group (their pages go first, in one request)
 RETRY_STATUS = (429, 502, 503, 504)  # overloaded or restarting: worth another try
 FACET_SIZE = 20
+PAGE_SIZE = 1000  # hits per search_after page when reading everything
 
 
 def _now() -> str:
@@ -110,6 +121,8 @@ def document_source(doc: Document) -> dict[str, Any]:
         if f.valid and f.value is not None:
             valid.setdefault(f.name, f.value)
     text = doc.text
+    # A re-scan carries the text of the paper it re-scans: one paper, one search hit.
+    searchable = not (doc.reuse and doc.reuse.kind == "near")
     return {
         "id": doc.id,
         "sha256": doc.source.sha256,
@@ -120,9 +133,15 @@ def document_source(doc: Document) -> dict[str, Any]:
         "doc_type": doc.doc_type,
         "status": doc.status,
         "person_id": doc.person_id,
+        "doc_number": doc.field_value("doc_number"),
+        "expiry_date": doc.field_value("expiry_date"),
         "id_numbers": sorted(
             {f.value for f in doc.fields if f.value and f.name.endswith("id_number")}
         ),
+        "valid_id_numbers": sorted(
+            {f.value for f in doc.fields if f.value and f.valid and f.name.endswith("id_number")}
+        ),
+        "reuse_kind": doc.reuse.kind if doc.reuse else None,
         "field_pairs": sorted({f"{f.name}={f.value}" for f in doc.fields if f.value}),
         "main_date": main_date,
         "year": main_date[:4] if main_date else None,
@@ -131,8 +150,12 @@ def document_source(doc: Document) -> dict[str, Any]:
         "dossier_id": doc.dossier_id,
         "created_at": doc.created_at,
         "seconds": sum(t.seconds for t in doc.timings if t.page is None),
-        "text": text,
-        "text_folded": folded_terms(" ".join([text, *(f.value or "" for f in doc.fields)])),
+        "total_seconds": sum(t.seconds for t in doc.timings) if doc.timings else None,
+        "text": text if searchable else None,
+        "text_folded": folded_terms(" ".join([text, *(f.value or "" for f in doc.fields)]))
+        if searchable
+        else None,
+        "display_text": None if searchable else text,
         "timings": [
             {"stage": t.stage, "seconds": t.seconds, "page": t.page, "worker": t.worker}
             for t in doc.timings
@@ -173,7 +196,7 @@ class ElasticsearchIndex:
         self.prefix = prefix
         self.health_timeout = health_timeout  # how long to wait for a yellow cluster
         self._secrets = [s for s in (api_key, password) if s]
-        self.names = {kind: f"{prefix}-{kind}" for kind in ("documents", "pages", "failures")}
+        self.names = {kind: f"{prefix}-{kind}".replace("_", "-") for kind in MAPPINGS}
         options: dict[str, Any] = {
             "request_timeout": request_timeout,
             "max_retries": max_retries,
@@ -390,9 +413,16 @@ class ElasticsearchIndex:
                 "_source": source,
             }
 
-    def put_documents(self, docs: Iterable[Document], *, refresh: bool = True) -> int:
-        """Write documents in bulk: per group, the pages first, then the documents.
-        Idempotent (ids from content); returns the number of documents written."""
+    def put_documents(
+        self,
+        docs: Iterable[Document],
+        reuse_entries: Iterable[dict[str, Any]] = (),
+        *,
+        refresh: bool = True,
+    ) -> int:
+        """Write documents in bulk: per group, the pages first, then the documents and
+        their dossier links; then the reuse decisions about them. Idempotent (ids from
+        content); returns the number of documents written."""
         written = 0
         group: list[Document] = []
         for doc in docs:
@@ -404,6 +434,8 @@ class ElasticsearchIndex:
             written += self._put_group(group)
         if refresh:
             self.refresh()
+        for entry in reuse_entries:
+            self.append_reuse(entry)
         return written
 
     def _put_group(self, docs: list[Document]) -> int:
@@ -412,13 +444,30 @@ class ElasticsearchIndex:
                 doc.created_at = _now()
         page_actions = [a for doc in docs for a in self._page_actions(doc)]
         self._bulk([*page_actions, *self._stale_pages(docs)], "writing pages")
-        return self._bulk(
+        links = [
+            self._link_action(doc.dossier_id, doc.id, doc.status,
+                              doc.reuse.kind if doc.reuse else None, doc.created_at)
+            for doc in docs
+            if doc.dossier_id
+        ]  # fmt: skip
+        written = self._bulk(
             (
                 {"_index": self.names["documents"], "_id": doc.id, "_source": document_source(doc)}
                 for doc in docs
             ),
             "writing documents",
         )
+        if links:
+            self._bulk(links, "linking documents to dossiers")
+        return written
+
+    def _link_action(
+        self, dossier_id: str, doc_id: str, status: str, kind: str | None, at: str | None
+    ) -> dict[str, Any]:
+        source = {"dossier_id": dossier_id, "document_id": doc_id, "status": status,
+                  "reuse_kind": kind, "added_at": at or _now()}  # fmt: skip
+        link_id = hashlib.sha1(f"{dossier_id}\0{doc_id}".encode()).hexdigest()
+        return {"_index": self.names["dossier_documents"], "_id": link_id, "_source": source}
 
     def put_document(self, doc: Document) -> None:
         """Insert or replace one document with its pages; visible to search on return."""
@@ -477,8 +526,290 @@ class ElasticsearchIndex:
             after = hits[-1]["sort"]
 
     def count_documents(self) -> int:
-        with self._errors("counting documents"):
-            return int(self.client.count(index=self.names["documents"])["count"])
+        return self._count("documents")
+
+    def _count(self, kind: str) -> int:
+        with self._errors(f"counting {kind.replace('_', ' ')}"):
+            return int(self.client.count(index=self.names[kind])["count"])
+
+    def has_pages(self) -> bool:
+        return self._count("pages") > 0
+
+    def _all_hits(
+        self, index: str, query: dict[str, Any], sort: list[Any], **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every hit of a query, in `sort` order, page by page (search_after)."""
+        after: list[Any] | None = None
+        while True:
+            with self._errors("reading the catalog"):
+                found = self.client.search(
+                    index=index, query=query, sort=sort, size=PAGE_SIZE, search_after=after,
+                    **params,
+                )  # fmt: skip
+            hits = found["hits"]["hits"]
+            yield from hits
+            if len(hits) < PAGE_SIZE:
+                return
+            after = hits[-1]["sort"]
+
+    # -- identity and people -------------------------------------------------------
+
+    # Newest first, as SQLite's ORDER BY COALESCE(main_date, '') DESC, created_at DESC.
+    _NEWEST = [
+        {"main_date": {"order": "desc", "missing": "_last"}},
+        {"created_at": "desc"},
+        {"id": "asc"},
+    ]
+
+    def _documents(self, query: dict[str, Any]) -> list[Document]:
+        hits = self._all_hits(
+            self.names["documents"], query, self._NEWEST, source_includes=["body"]
+        )
+        return [document_from_dict(hit["_source"]["body"]) for hit in hits]
+
+    def find_by_identity(
+        self, doc_type: str, person_id: str, doc_number: str | None
+    ) -> list[Document]:
+        """Stored documents with this identity key (FIELDS.md), newest first."""
+        clauses: list[dict[str, Any]] = [
+            {"term": {"doc_type": doc_type}},
+            {"term": {"person_id": person_id}},
+        ]
+        query: dict[str, Any] = {"filter": clauses}
+        if doc_number is None:
+            query["must_not"] = [{"exists": {"field": "doc_number"}}]
+        else:
+            clauses.append({"term": {"doc_number": doc_number}})
+        return self._documents({"bool": query})
+
+    def documents_of_person(self, person_id: str) -> list[Document]:
+        """Every stored document about this personal ID number, newest first."""
+        return self._documents({"bool": {"should": [
+            {"term": {"person_id": person_id}},
+            {"term": {"valid_id_numbers": person_id}},
+        ], "minimum_should_match": 1}})  # fmt: skip
+
+    def processing_seconds(self, doc_id: str) -> float | None:
+        """Measured processing time of a stored document, every stage summed."""
+        with self._errors("reading a document's timings"):
+            got = self.client.options(ignore_status=404).get(
+                index=self.names["documents"], id=doc_id, source_includes=["total_seconds"]
+            )
+        if not got.get("found"):
+            return None
+        return got["_source"].get("total_seconds")
+
+    # -- dossiers ------------------------------------------------------------------
+
+    def put_dossier(self, dossier_id: str, procedure: str | None, citizen_id: str | None) -> None:
+        """Register a dossier once; a second call keeps the first registration."""
+        with self._errors("registering a dossier"):
+            self.client.options(ignore_status=409).create(
+                index=self.names["dossiers"],
+                id=dossier_id,
+                document={"id": dossier_id, "procedure": procedure, "citizen_id": citizen_id,
+                          "created_at": _now()},
+                refresh=True,
+            )  # fmt: skip
+
+    def dossier_has(self, dossier_id: str, doc_id: str) -> bool:
+        link_id = self._link_action(dossier_id, doc_id, "", None, None)["_id"]
+        with self._errors("reading a dossier"):
+            return bool(self.client.exists(index=self.names["dossier_documents"], id=link_id).body)
+
+    def dossiers_of(self, doc_id: str) -> list[str]:
+        hits = self._all_hits(
+            self.names["dossier_documents"],
+            {"term": {"document_id": doc_id}},
+            [{"added_at": "asc"}, {"dossier_id": "asc"}],
+        )
+        return [hit["_source"]["dossier_id"] for hit in hits]
+
+    # -- the reuse log -------------------------------------------------------------
+
+    def link_reuse(self, entry: dict[str, Any], link: tuple[str, str] | None) -> ReuseLogEntry:
+        """Link a reused document into a dossier, then append the decision to the
+        hash-chained log (Elasticsearch has no transactions: the link is idempotent, so a
+        retry after a failure between the two writes repeats nothing)."""
+        if link is not None:
+            dossier_id, doc_id = link
+            self._bulk(
+                [self._link_action(dossier_id, doc_id, "reused", entry["kind"], None)],
+                "linking a reused document",
+                refresh=True,
+            )
+        return self.append_reuse(entry)
+
+    def _head(self) -> tuple[int, str]:
+        """The last entry's (seq, hash), or (0, genesis). Search finds the newest entry
+        it can see; realtime gets then walk past entries not yet refreshed."""
+        with self._errors("reading the reuse log"):
+            found = self.client.search(
+                index=self.names["reuse_log"],
+                query={"match_all": {}},
+                sort=[{"seq": "desc"}],
+                size=1,
+                source_includes=["seq", "entry_hash"],
+            )
+            hits = found["hits"]["hits"]
+            seq, entry_hash = (
+                (hits[0]["_source"]["seq"], hits[0]["_source"]["entry_hash"])
+                if hits
+                else (0, GENESIS_HASH)
+            )
+            while True:
+                got = self.client.options(ignore_status=404).get(
+                    index=self.names["reuse_log"], id=str(seq + 1), source_includes=["entry_hash"]
+                )
+                if not got.get("found"):
+                    return seq, entry_hash
+                seq, entry_hash = seq + 1, got["_source"]["entry_hash"]
+
+    def append_reuse(self, entry: dict[str, Any]) -> ReuseLogEntry:
+        """Append one entry to the chain. The sequence number is the id and is created,
+        never overwritten: a concurrent writer makes this one re-read the head and retry."""
+        for _ in range(20):
+            seq, prev_hash = self._head()
+            record = {**entry, "seq": seq + 1, "at": entry.get("at") or _now(),
+                      "prev_hash": prev_hash}  # fmt: skip
+            record["entry_hash"] = reuse_entry_hash(record)
+            source = {key: record.get(key) for key in REUSE_COLUMNS}
+            source["evidence"] = source["evidence"] or {}
+            with self._errors("appending to the reuse log"):
+                created = self.client.options(ignore_status=409).create(
+                    index=self.names["reuse_log"], id=str(seq + 1), document=source, refresh=True
+                )
+            if created.meta.status != 409:
+                return ReuseLogEntry(**source)
+        raise BackendError("The reuse log is being appended by too many writers at once.")
+
+    def reuse_log(self, since: str | None = None, until: str | None = None) -> list[ReuseLogEntry]:
+        bounds = {"gte": since or "", "lte": until or "9999"}  # the ISO strings, as SQLite
+        hits = self._all_hits(self.names["reuse_log"], {"range": {"at": bounds}}, [{"seq": "asc"}])
+        entries = []
+        for hit in hits:
+            values = {key: hit["_source"].get(key) for key in REUSE_COLUMNS}
+            values["evidence"] = values["evidence"] or {}
+            entries.append(ReuseLogEntry(**values))
+        return entries
+
+    def reuse_log_head(self) -> tuple[int, str] | None:
+        seq, entry_hash = self._head()
+        return None if seq == 0 else (seq, entry_hash)
+
+    # -- processing records for reports ---------------------------------------------
+
+    def processed_documents(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Documents stored in [since, until] with their measured processing time and the
+        procedure of the first dossier they entered."""
+        bounds: dict[str, Any] = {}
+        if since:
+            bounds["gte"] = since
+        if until:
+            # SQLite compares the ISO strings: a bare date as upper bound ends before that
+            # day starts, where Elasticsearch's lte would round up to its last millisecond.
+            bounds["lt" if len(until) == 10 else "lte"] = until
+        query = {"range": {"created_at": bounds}} if bounds else {"match_all": {}}
+        rows = [
+            {
+                "id": hit["_id"],
+                "doc_type": src["doc_type"],
+                "status": src["status"],
+                "at": src["created_at"],
+                "first_page": src["first_page"],
+                "last_page": src["last_page"],
+                "seconds": src.get("total_seconds"),
+                "procedure": None,
+                "reuse_kind": src.get("reuse_kind"),
+            }
+            for hit in self._all_hits(
+                self.names["documents"],
+                query,
+                [{"created_at": "asc"}, {"id": "asc"}],
+                source_includes=[
+                    "doc_type",
+                    "status",
+                    "created_at",
+                    "first_page",
+                    "last_page",
+                    "total_seconds",
+                    "reuse_kind",
+                ],
+            )  # fmt: skip
+            for src in [hit["_source"]]
+        ]
+        for start in range(0, len(rows), PAGE_SIZE):
+            chunk = {row["id"]: row for row in rows[start : start + PAGE_SIZE]}
+            first_dossier: dict[str, str] = {}
+            for hit in self._all_hits(
+                self.names["dossier_documents"],
+                {"terms": {"document_id": list(chunk)}},
+                [{"added_at": "asc"}, {"dossier_id": "asc"}],
+            ):
+                first_dossier.setdefault(
+                    hit["_source"]["document_id"], hit["_source"]["dossier_id"]
+                )
+            if not first_dossier:
+                continue
+            with self._errors("reading dossiers"):
+                got = self.client.mget(
+                    index=self.names["dossiers"], ids=sorted(set(first_dossier.values()))
+                )
+            procedures = {
+                d["_id"]: d["_source"]["procedure"] for d in got["docs"] if d.get("found")
+            }
+            for doc_id, dossier_id in first_dossier.items():
+                chunk[doc_id]["procedure"] = procedures.get(dossier_id)
+        return rows
+
+    # -- corrections (an official fixes a field through the web interface) ------------
+
+    def correct_field(
+        self,
+        doc_id: str,
+        name: str,
+        value: str,
+        user: str,
+        *,
+        valid: bool = True,
+        reason: str | None = None,
+    ) -> str | None:
+        """Set a field to a value typed by `user`, re-index the document and keep the old
+        value with who and when. Returns the old value."""
+        from pipeline.errors import NotFoundError
+
+        doc = self.get_document(doc_id)
+        if doc is None or doc.id != doc_id:
+            raise NotFoundError(f"No document with id {doc_id!r}.")
+        target = next((f for f in doc.fields if f.name == name), None)
+        if target is None:
+            raise NotFoundError(f"The document {doc_id} has no field {name!r}.")
+        old = target.value
+        target.value, target.valid, target.reason = value, valid, reason
+        target.confidence, target.extractor = 100.0, "correction"
+        self.put_documents([doc])
+        record = {
+            "document_id": doc_id,
+            "name": name,
+            "old_value": old,
+            "new_value": value,
+            "user": user,
+            "at": _now(),
+            "seq": self._count("corrections") + 1,
+        }  # fmt: skip  (1, 2, ... as SQLite)
+        with self._errors("recording a correction"):
+            self.client.index(index=self.names["corrections"], document=record, refresh=True)
+        return old
+
+    def corrections(self, doc_id: str) -> list[dict[str, Any]]:
+        """The corrections of a document, oldest first."""
+        hits = self._all_hits(
+            self.names["corrections"], {"term": {"document_id": doc_id}}, [{"seq": "asc"}]
+        )
+        keys = ("seq", "name", "old_value", "new_value", "user", "at")
+        return [{key: hit["_source"][key] for key in keys} for hit in hits]
 
     # -- failures ------------------------------------------------------------------
 
@@ -622,7 +953,7 @@ class ElasticsearchIndex:
                 track_total_hits=True,
                 from_=query.offset,
                 size=query.limit,
-                source_includes=["doc_type", "source_path", "text", "valid_fields"],
+                source_includes=["doc_type", "source_path", "text", "display_text", "valid_fields"],
                 aggs=aggs,
             )
         hits = [
@@ -630,7 +961,9 @@ class ElasticsearchIndex:
                 id=hit["_id"],
                 score=round(float(hit["_score"] or 0.0), 4),
                 doc_type=hit["_source"]["doc_type"],
-                highlight=highlight(hit["_source"].get("text", ""), terms),
+                highlight=highlight(
+                    hit["_source"].get("text") or hit["_source"].get("display_text") or "", terms
+                ),
                 source=hit["_source"]["source_path"],
                 fields=dict(hit["_source"].get("valid_fields") or {}),
             )

@@ -29,8 +29,13 @@ DOCUMENTS: dict[str, Any] = {
         "doc_type": KEYWORD,
         "status": KEYWORD,
         "person_id": KEYWORD,
-        # Values of every *id_number field: a citizen ID filter matches any of them.
+        "doc_number": KEYWORD,
+        "expiry_date": KEYWORD,
+        # Values of every *id_number field: a citizen ID filter matches any of them; the
+        # valid ones find a person's documents.
         "id_numbers": KEYWORD,
+        "valid_id_numbers": KEYWORD,
+        "reuse_kind": KEYWORD,
         # "name=value" for every field with a value: exact field filters by terms.
         "field_pairs": KEYWORD,
         "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
@@ -39,11 +44,15 @@ DOCUMENTS: dict[str, Any] = {
         "office_folded": KEYWORD,
         "dossier_id": KEYWORD,
         "created_at": {"type": "date"},
-        "seconds": {"type": "float"},
+        "seconds": {"type": "float"},  # document-level stages
+        "total_seconds": {"type": "float"},  # every stage, pages included (None: no timing)
         # The original text (exact diacritics rank higher) and its folded, pre-tokenized
         # copy computed in Python with the same tokens as the SQLite backend.
         "text": {"type": "text"},
         "text_folded": {"type": "text"},
+        # A re-scan (near reuse) carries the text of the paper it re-scans: one paper, one
+        # hit. Its text is kept here, for display only, instead of in `text`.
+        "display_text": {"type": "text", "index": False},
         "timings": {
             "type": "nested",
             "properties": {
@@ -81,10 +90,68 @@ FAILURES: dict[str, Any] = {
     },
 }
 
+DOSSIERS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "id": KEYWORD,
+        "procedure": KEYWORD,
+        "citizen_id": KEYWORD,
+        "created_at": {"type": "date"},
+    },
+}
+
+# Which documents a dossier holds (submitted, or reused from an earlier dossier).
+DOSSIER_DOCUMENTS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "dossier_id": KEYWORD,
+        "document_id": KEYWORD,
+        "status": KEYWORD,
+        "reuse_kind": KEYWORD,
+        "added_at": {"type": "date"},
+    },
+}
+
+# The hash-chained reuse log (indexer.base.ReuseLogEntry); the id is the sequence number.
+REUSE_LOG: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "seq": {"type": "long"},
+        "at": KEYWORD,  # kept as written: the entry hash covers this exact string
+        "document_id": KEYWORD,
+        "kind": KEYWORD,
+        "of": KEYWORD,
+        "dossier_id": KEYWORD,
+        "procedure": KEYWORD,
+        "evidence": STORED_ONLY,
+        "seconds": {"type": "double"},
+        "baseline_seconds": {"type": "double"},
+        "prev_hash": KEYWORD,
+        "entry_hash": KEYWORD,
+    },
+}
+
+CORRECTIONS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "document_id": KEYWORD,
+        "name": KEYWORD,
+        "old_value": {"type": "keyword", "index": False},
+        "new_value": {"type": "keyword", "index": False},
+        "user": KEYWORD,
+        "at": KEYWORD,
+        "seq": {"type": "long"},
+    },
+}
+
 MAPPINGS: dict[str, dict[str, Any]] = {
     "documents": DOCUMENTS,
     "pages": PAGES,
     "failures": FAILURES,
+    "dossiers": DOSSIERS,
+    "dossier_documents": DOSSIER_DOCUMENTS,
+    "reuse_log": REUSE_LOG,
+    "corrections": CORRECTIONS,
 }
 
 SETTINGS: dict[str, Any] = {

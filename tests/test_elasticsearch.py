@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -22,7 +23,15 @@ from indexer.elasticsearch import ElasticsearchIndex, split_credentials
 from indexer.es_mappings import versioned
 from indexer.sqlite import SqliteIndex
 from pipeline.errors import BackendError, BackendUnavailableError, ExitCode
-from pipeline.model import Document, Field, Page, SourceFile, StageTiming, Word
+from pipeline.model import (
+    Document,
+    Field,
+    Page,
+    ReuseDecision,
+    SourceFile,
+    StageTiming,
+    Word,
+)
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -212,7 +221,22 @@ def corpus() -> list[Document]:
             [["Một trang viết tay không rõ loại giấy tờ", "đơn xin nghỉ phép"]],
             {},
         ),
+        rescan_of_first(),
     ]
+
+
+def rescan_of_first() -> Document:
+    """A re-scan of the first document (near reuse): stored, but one paper is one hit."""
+    doc = make_document(
+        6,
+        "birth_certificate",
+        [["GIẤY KHAI SINH", "Họ, chữ đệm, tên: NGUYỄN VĂN AN", "Nơi sinh: Hà Nội"]],
+        {"full_name": "NGUYỄN VĂN AN", "id_number": "001219004321"},
+        phashes=[PHASH_A ^ (1 << 63)],
+    )
+    doc.status = "reused"
+    doc.reuse = ReuseDecision("near", of=f"{1:02d}" + "ab" * 7, evidence={"distance": 1})
+    return doc
 
 
 # -- connection, errors -----------------------------------------------------------------
@@ -483,7 +507,10 @@ def test_near_duplicate_pages_same_as_sqlite(es: ElasticsearchIndex, sqlite: Sql
             near, max_distance
         )
     found = es.find_pages_by_phash(near, 7)
-    assert [(m.document_id, m.page_index, m.distance) for m in found] == [(corpus()[0].id, 0, 5)]
+    assert [(m.document_id, m.page_index, m.distance) for m in found] == [
+        (corpus()[0].id, 0, 5),
+        (corpus()[5].id, 0, 6),  # the re-scan, its top bit flipped (signed storage)
+    ]
     assert found[0].phash == PHASH_A
     assert es.find_pages_by_phash(~PHASH_A & (2**64 - 1), 7) == []
     # A hash with its top bit set survives the signed 64-bit storage.
@@ -509,3 +536,81 @@ def test_indexed_body_is_the_documents_json() -> None:
 
     for doc in corpus():
         assert json.dumps(plain(doc), sort_keys=True) == json.dumps(doc.to_dict(), sort_keys=True)
+
+
+def _catalog_story(index: Any) -> dict[str, Any]:
+    """Dossiers, reuse decisions, identity look-ups, reports and a correction, told to
+    one backend; returns everything it can be asked afterwards."""
+    docs = corpus()
+    index.put_dossier("HS-2026-0001", "birth_registration", "001219004321")
+    index.put_dossier("HS-2026-0001", "something_else", None)  # the first one stays
+    index.put_dossier("HS-2026-0003", "land_transfer", "040190001234")
+    identity = {
+        "document_id": docs[1].id,
+        "kind": "identity",
+        "of": docs[1].id,
+        "dossier_id": "HS-2026-0001",
+        "procedure": "birth_registration",
+        "evidence": {"fields": ["id_number", "doc_type"], "score": 0.97},
+        "seconds": 0.42,
+        "baseline_seconds": 12.5,
+        "at": "2026-02-01T09:00:00+00:00",
+    }
+    index.put_documents(docs, [identity])
+    exact = {
+        **identity,
+        "kind": "exact",
+        "dossier_id": "HS-2026-0003",
+        "procedure": "land_transfer",
+        "evidence": {"sha256": docs[1].source.sha256},
+        "at": "2026-02-02T09:00:00+00:00",
+    }
+    index.link_reuse(exact, ("HS-2026-0003", docs[1].id))
+    old = index.correct_field(docs[3].id, "signer", "HOÀNG MINH ĐẠT", "clerk01")
+    return {
+        "identity": [d.id for d in index.find_by_identity("cccd", "040190001234", None)],
+        "identity_numbered": [
+            d.id for d in index.find_by_identity("decision", "040190001234", "1234/QĐ-UBND")
+        ],
+        "person": [d.id for d in index.documents_of_person("040190001234")],
+        "person_unknown": index.documents_of_person("999999999999"),
+        "seconds": [index.processing_seconds(d.id) for d in docs],
+        "seconds_missing": index.processing_seconds("ffffffffffffffff"),
+        "has": [
+            index.dossier_has("HS-2026-0001", docs[0].id),
+            index.dossier_has("HS-2026-0003", docs[1].id),
+            index.dossier_has("HS-2026-0003", docs[0].id),
+        ],
+        "dossiers_of": index.dossiers_of(docs[1].id),
+        "log": [e.__dict__ for e in index.reuse_log()],
+        "log_since": [e.seq for e in index.reuse_log(since="2026-02-02")],
+        "head": index.reuse_log_head(),
+        "processed": index.processed_documents(),
+        "processed_until": [r["id"] for r in index.processed_documents(until="2026-01-03")],
+        "has_pages": index.has_pages(),
+        "old": old,
+        "corrected": index.get_document(docs[3].id).field_value("signer"),
+        "found_after_correction": [h.id for h in index.search(SearchQuery(text="minh dat")).hits],
+        "corrections": [
+            {k: v for k, v in c.items() if k != "at"} for c in index.corrections(docs[3].id)
+        ],
+        "stats": index.stats(),
+    }
+
+
+def test_catalog_story_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteIndex) -> None:
+    """GIVEN the same dossiers, documents, reuse decisions and correction in both backends
+    THEN every look-up the pipeline, the reports and the web layer make answers the same,
+    and the reuse log is the same hash chain."""
+    from indexer.base import GENESIS_HASH, reuse_entry_hash
+
+    assert es.reuse_log_head() is None and not es.has_pages()
+    got, want = _catalog_story(es), _catalog_story(sqlite)
+    for key in want:
+        assert got[key] == want[key], key
+    assert got["identity"] == [corpus()[1].id]
+    assert got["person"] and got["dossiers_of"] == ["HS-2026-0001", "HS-2026-0003"]
+    log = es.reuse_log()
+    assert [e.seq for e in log] == [1, 2]
+    assert log[0].prev_hash == GENESIS_HASH and log[1].prev_hash == log[0].entry_hash
+    assert all(reuse_entry_hash(e) == e.entry_hash for e in log)
