@@ -33,14 +33,6 @@ from tests.conftest import BIRTH_LINES, REPO, render_page, write_image_pdf, writ
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-RESIDENCE_LINES = [
-    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-    "GIẤY XÁC NHẬN THÔNG TIN VỀ CƯ TRÚ",
-    "Họ, chữ đệm và tên: LÊ THỊ HỒNG NHUNG",
-    "Ngày, tháng, năm sinh: 21/07/1992",
-    "Số định danh cá nhân: 001192034567",
-    "Nơi thường trú: Số 5 ngõ 12 phố Huế, Hà Nội",
-]
 DECISION_LINES = [
     "ỦY BAN NHÂN DÂN QUẬN HOÀN KIẾM",
     "QUYẾT ĐỊNH",
@@ -53,6 +45,20 @@ DECISION_LINES = [
 # -- the batch and the local run everything is compared with ---------------------------
 
 
+def page(title: str, name: str, number: int) -> Image.Image:
+    """A distinct page (no two pages of the batch are re-scans of one another)."""
+    return render_page(
+        [
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            title,
+            f"Số: {number}/2024",
+            f"Họ, chữ đệm, tên: {name}",
+            f"Ngày, tháng, năm sinh: {number % 28 + 1:02d}/0{number % 9 + 1}/19{number % 90 + 10}",
+            f"Nơi cư trú: Số {number} phố Hàng Bạc, Hà Nội",
+        ]
+    )
+
+
 def make_batch(folder: Path) -> Path:
     """Scanned and born-digital PDFs, a PNG, a JPEG and a multi-page TIFF of mixed modes:
     every way a page travels to a worker (one-page PDF, whole file, one TIFF frame)."""
@@ -60,19 +66,23 @@ def make_batch(folder: Path) -> Path:
     write_text_pdf(folder / "digital.pdf", [BIRTH_LINES, DECISION_LINES])
     write_image_pdf(
         folder / "scan-a.pdf",
-        [render_page(BIRTH_LINES), render_page(RESIDENCE_LINES), render_page(DECISION_LINES)],
+        [
+            page("GIẤY KHAI SINH", "NGUYỄN VĂN AN", 11),
+            page("GIẤY XÁC NHẬN THÔNG TIN VỀ CƯ TRÚ", "LÊ THỊ HỒNG NHUNG", 23),
+            page("ĐƠN ĐỀ NGHỊ", "PHẠM MINH TUẤN", 37),
+        ],
     )
-    write_image_pdf(folder / "scan-b.pdf", [render_page(RESIDENCE_LINES[1:])])
-    render_page(DECISION_LINES).save(folder / "decision.png", dpi=(200, 200))
-    render_page(BIRTH_LINES[2:]).convert("RGB").save(
+    write_image_pdf(folder / "scan-b.pdf", [page("QUYẾT ĐỊNH", "TRẦN THỊ BÌNH", 41)])
+    page("GIẤY CHỨNG NHẬN KẾT HÔN", "ĐỖ VĂN HÙNG", 53).save(folder / "marriage.png", dpi=(200, 200))
+    page("GIẤY KHAI SINH", "VŨ THỊ MAI", 67).convert("RGB").save(
         folder / "birth.jpg", quality=90, dpi=(200, 200)
     )
-    gray = render_page(RESIDENCE_LINES)
-    bilevel = render_page(BIRTH_LINES).point(lambda v: 255 if v > 128 else 0).convert("1")
+    gray = page("GIẤY XÁC NHẬN THÔNG TIN VỀ CƯ TRÚ", "HOÀNG VĂN NAM", 79)
+    bilevel = page("ĐƠN ĐỀ NGHỊ", "BÙI THỊ LAN", 83).point(lambda v: 255 if v > 128 else 0)
     gray.save(
         folder / "bundle.tif",
         save_all=True,
-        append_images=[bilevel],
+        append_images=[bilevel.convert("1")],
         dpi=(200, 200),
         compression="tiff_lzw",
     )
@@ -278,7 +288,7 @@ def test_a_page_read_from_its_own_bytes_equals_the_page_read_from_the_file(
 
     cfg = Config(store=tmp_path / "store", jobs=1)
     splitter = PageSplitter()
-    picks = {"digital.pdf": [1], "scan-a.pdf": [2], "decision.png": [0], "bundle.tif": [0, 1]}
+    picks = {"digital.pdf": [1], "scan-a.pdf": [2], "marriage.png": [0], "bundle.tif": [0, 1]}
     for name, indexes in picks.items():
         source = identify(batch / name)
         assert count_pages(source, cfg) > max(indexes)
@@ -413,7 +423,7 @@ def test_a_page_that_kills_its_workers_fails_its_file_with_a_clear_reason(
     cfg = Config(store=tmp_path / "store", cluster=processes.address)
     executor = ClusterExecutor(cfg)
     try:
-        source = identify(batch / "decision.png")
+        source = identify(batch / "marriage.png")
         outcome = executor.submit(die, PageTask(source, 0, str(tmp_path)), cfg).result(120)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
