@@ -200,8 +200,10 @@ def run_ocrmypdf(folder: Path, pages: list[BenchPage], jobs: int, lang: str) -> 
     source = work / "in.pdf"
     layouts = {p.dpi or 300 for p in pages}
     # Pages without a resolution tag are given 300 dpi (OCRmyPDF's --image-dpi would).
-    layout = img2pdf.get_fixed_dpi_layout_fun((300, 300)) if None in layouts else None
-    source.write_bytes(img2pdf.convert([str(folder / p.name) for p in pages], layout_fun=layout))
+    options = (
+        {"layout_fun": img2pdf.get_fixed_dpi_layout_fun((300, 300))} if None in layouts else {}
+    )
+    source.write_bytes(img2pdf.convert([str(folder / p.name) for p in pages], **options))
     sidecar = work / "out.txt"
     cmd = [str(VENV_BIN / "ocrmypdf"), "--jobs", str(jobs), "--deskew", "--clean"]
     cmd += ["--sidecar", str(sidecar), "--output-type", "pdf", "-l", lang, "-q"]
@@ -322,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run_ocrmypdf(folder, pages, args.jobs, args.lang))
                 else:
                     parser.error(f"unknown engine {engine}")
+                last = runs[-1]
+                print(f"  {engine}: {last.seconds:.1f} s {last.error or ''}", file=sys.stderr)
         report = summarize(runs, pages, args.jobs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
