@@ -2,11 +2,14 @@
 # A real Elasticsearch server for the tests: the test distribution from Maven Central,
 # unpacked under .es/, run on 127.0.0.1 with a small heap. No mocks, no emulators.
 #
-# Usage: tests/es_server.sh start|stop|status|restart [main|secure|all]
+# Usage: tests/es_server.sh start|stop|status|restart [main|secure|chaos|all]
 #   main   security off, port $DOSSIER_ES_PORT (9200): the main test suite
 #   secure security on, port $DOSSIER_ES_SECURE_PORT (9201), user `elastic` with the
 #          password $DOSSIER_ES_TEST_PASSWORD: the authentication tests
-# `start` without an instance name starts main; `stop`/`status` without one mean all.
+#   chaos  security off, port $DOSSIER_ES_CHAOS_PORT (9202): a server the reliability
+#          test stops in the middle of an ingest
+# `start` without a name starts main, `start all` main and secure; `stop`/`status`
+# without a name (or with all) mean every instance.
 # Starting a running instance, or stopping a stopped one, is not an error.
 #
 # Elasticsearch refuses to run as root; as root (CI), the script creates the unprivileged
@@ -16,6 +19,7 @@ set -euo pipefail
 ES_VERSION="${DOSSIER_ES_VERSION:-9.5.0}"
 ES_PORT="${DOSSIER_ES_PORT:-9200}"
 ES_SECURE_PORT="${DOSSIER_ES_SECURE_PORT:-9201}"
+ES_CHAOS_PORT="${DOSSIER_ES_CHAOS_PORT:-9202}"
 # A test-only password for a server bound to loopback; never a production secret.
 ES_TEST_PASSWORD="${DOSSIER_ES_TEST_PASSWORD:-dossier-test-secret}"
 ES_JAVA_HOME="${ES_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
@@ -33,7 +37,13 @@ ZIP="$M2_REPO/$GROUP_PATH/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
 log() { printf 'es_server: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-port_of() { if [[ $1 == secure ]]; then echo "$ES_SECURE_PORT"; else echo "$ES_PORT"; fi; }
+port_of() {
+    case $1 in
+        secure) echo "$ES_SECURE_PORT" ;;
+        chaos) echo "$ES_CHAOS_PORT" ;;
+        *) echo "$ES_PORT" ;;
+    esac
+}
 node_dir() { echo "$ES_ROOT/node-$1"; }
 pid_file() { echo "$(node_dir "$1")/es.pid"; }
 
@@ -237,10 +247,10 @@ status_node() {
 main() {
     local cmd=${1:-} target=${2:-} names=()
     case $target in
-        main | secure) names=("$target") ;;
-        all) names=(main secure) ;;
-        "") if [[ $cmd == start ]]; then names=(main); else names=(main secure); fi ;;
-        *) die "unknown instance '$target' (main, secure or all)" ;;
+        main | secure | chaos) names=("$target") ;;
+        all) if [[ $cmd == start ]]; then names=(main secure); else names=(main secure chaos); fi ;;
+        "") if [[ $cmd == start ]]; then names=(main); else names=(main secure chaos); fi ;;
+        *) die "unknown instance '$target' (main, secure, chaos or all)" ;;
     esac
     case $cmd in
         start) for n in "${names[@]}"; do start_node "$n"; done ;;
@@ -249,9 +259,10 @@ main() {
         status)
             local rc=0
             for n in "${names[@]}"; do status_node "$n" || rc=1; done
-            return $rc
+            # Exit 1 only when the one instance asked about is stopped.
+            if [[ ${#names[@]} -eq 1 ]]; then return $rc; fi
             ;;
-        *) die "usage: $0 start|stop|status|restart [main|secure|all]" ;;
+        *) die "usage: $0 start|stop|status|restart [main|secure|chaos|all]" ;;
     esac
 }
 

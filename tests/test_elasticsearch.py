@@ -614,3 +614,52 @@ def test_catalog_story_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteInde
     assert [e.seq for e in log] == [1, 2]
     assert log[0].prev_hash == GENESIS_HASH and log[1].prev_hash == log[0].entry_hash
     assert all(reuse_entry_hash(e) == e.entry_hash for e in log)
+
+
+# -- the server stops in the middle of an ingest -----------------------------------------
+
+
+@pytest.fixture
+def es_chaos_url(es_url: str) -> Iterator[str]:
+    """A third server of its own (tests/es_server.sh chaos), which the test may stop."""
+    port = os.environ.get("DOSSIER_ES_CHAOS_PORT", "9202")
+    subprocess.run([str(REPO / "tests/es_server.sh"), "start", "chaos"], check=True)
+    yield f"http://127.0.0.1:{port}"
+    subprocess.run([str(REPO / "tests/es_server.sh"), "stop", "chaos"], check=False)
+
+
+@pytest.mark.slow
+def test_server_stopped_mid_ingest_loses_nothing(es_chaos_url: str) -> None:
+    """GIVEN a bulk ingest of 1,500 documents WHEN the server stops after 1,000 were
+    acknowledged THEN the write fails with BackendUnavailableError (nothing silently
+    dropped), the acknowledged documents survive the restart with their pages, and
+    sending everything again completes the catalog with no duplicates."""
+    from bench.index_bench import documents
+
+    script = str(REPO / "tests/es_server.sh")
+    prefix = _prefix()
+    index = ElasticsearchIndex(es_chaos_url, prefix=prefix, max_retries=1, request_timeout=10)
+
+    def stream() -> Iterator[Document]:
+        for n, doc in enumerate(documents(1500)):
+            if n == 1000:  # two bulk groups of 500 are acknowledged by now
+                subprocess.run([script, "stop", "chaos"], check=True)
+            yield doc
+
+    with pytest.raises(BackendUnavailableError, match="cannot be reached"):
+        index.put_documents(stream())
+    index.close()
+
+    subprocess.run([script, "start", "chaos"], check=True)
+    index = ElasticsearchIndex(es_chaos_url, prefix=prefix)
+    try:
+        index.refresh()
+        assert index.count_documents() == 1000
+        assert index.stats()["pages"] == 1000  # a visible document always has its pages
+        index.put_documents(documents(1500))  # the rerun
+        assert index.count_documents() == 1500
+        stats = index.stats()
+        assert stats["files"] == 1500 and stats["pages"] == 1500
+    finally:
+        index.drop()
+        index.close()
