@@ -612,6 +612,14 @@ class ElasticsearchIndex:
                 refresh=True,
             )  # fmt: skip
 
+    def dossiers(self) -> list[dict[str, Any]]:
+        """Every registered dossier, oldest first (what `reindex` copies)."""
+        hits = self._all_hits(
+            self.names["dossiers"], {"match_all": {}}, [{"created_at": "asc"}, {"id": "asc"}]
+        )
+        keys = ("id", "procedure", "citizen_id", "created_at")
+        return [{key: hit["_source"].get(key) for key in keys} for hit in hits]
+
     def dossier_has(self, dossier_id: str, doc_id: str) -> bool:
         link_id = self._link_action(dossier_id, doc_id, "", None, None)["_id"]
         with self._errors("reading a dossier"):
