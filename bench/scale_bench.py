@@ -1,0 +1,298 @@
+"""Scale benchmark: peak memory of a long scanned PDF, and pages per second for 1 and 2
+local workers (--jobs) and for 1 and 2 Dask cluster workers, on the same pages.
+
+    .venv/bin/python -m bench.scale_bench [--memory-pages 100,1000] [--speed-pages 40]
+        [--jobs 2] [--skip-cluster] [--skip-speed] [--json FILE]
+
+Scanned PDFs are generated once into /tmp/dossier-scale/ (distinct A4 application forms,
+200 dpi JPEG pages, invented people). Every run ingests into a fresh store through the
+`dossier` command. Memory is the sum of the RSS of every process involved (the ingest
+process, its worker processes and their Tesseract children; with a cluster, also the
+scheduler and workers), sampled every 0.1 s; RSS counts shared pages once per process,
+so the sum overstates a little. Pages per second is the batch's pages over its own
+measured seconds (the summary line), so interpreter start-up is left out. A benchmark,
+not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from bench.pages import Person, form_lines, render_page
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = Path("/tmp/dossier-scale")
+SURNAMES = ["NGUYỄN", "TRẦN", "LÊ", "PHẠM", "HOÀNG", "VŨ", "ĐẶNG", "BÙI", "ĐỖ", "NGÔ"]
+GIVEN = ["VĂN AN", "THỊ BÌNH", "MINH TUẤN", "THỊ LAN", "VĂN HÙNG", "THU HÀ", "QUỐC BẢO"]
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+def person(number: int) -> Person:
+    """An invented, distinct person per page (no page re-scans another)."""
+    name = f"{SURNAMES[number % len(SURNAMES)]} {GIVEN[number // len(SURNAMES) % len(GIVEN)]}"
+    born = f"{number % 28 + 1:02d}/{number % 12 + 1:02d}/{1950 + number % 50}"
+    return Person(name, born, f"001{number:09d}", f"Số {number + 1} phố Hàng Bạc, Hà Nội")
+
+
+def scanned_pdf(pages: int, dpi: int = 200) -> Path:
+    """A scanned PDF of `pages` distinct forms (made once, then reused)."""
+    import img2pdf
+    from PIL import Image
+
+    path = WORK / f"scan-{pages}p-{dpi}dpi.pdf"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    blobs = []
+    for number in range(pages):
+        image = Image.fromarray(render_page(form_lines(person(number)), dpi=dpi))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=80, dpi=(dpi, dpi))
+        blobs.append(buffer.getvalue())
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(img2pdf.convert(blobs))
+    temporary.rename(path)
+    return path
+
+
+# -- processes and their memory -----------------------------------------------------------
+
+
+class PeakMemory:
+    """Samples the summed RSS of some process trees until stopped."""
+
+    def __init__(self, roots: list[int], interval: float = 0.1):
+        self.roots = roots
+        self.interval = interval
+        self.peak = 0
+        self.series: list[int] = []  # RSS sums in order, to see growth, not only the peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _total(self) -> int:
+        seen: set[int] = set()
+        total = 0
+        for root in self.roots:
+            try:
+                tree = [psutil.Process(root)]
+                tree += tree[0].children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            for process in tree:
+                if process.pid in seen:
+                    continue
+                seen.add(process.pid)
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    total += process.memory_info().rss  # it may end between the two calls
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = self._total()
+            self.peak = max(self.peak, total)
+            self.series.append(total)
+            self._stop.wait(self.interval)
+
+    def profile(self, points: int = 10) -> list[float]:
+        """Peak MB in each tenth of the run: flat means memory does not grow with pages."""
+        size = max(len(self.series) // points, 1)
+        chunks = [self.series[i : i + size] for i in range(0, len(self.series), size)]
+        return [round(max(chunk) / 1e6) for chunk in chunks if chunk]
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _environment() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    environment = {**os.environ, "PYTHONPATH": path}
+    for name in ("DOSSIER_STORE", "DOSSIER_CLUSTER", "DOSSIER_JOBS"):
+        environment.pop(name, None)
+    return environment
+
+
+@dataclass
+class Run:
+    label: str
+    pages: int
+    seconds: float  # the batch's own seconds
+    peak_mb: float
+    failed: int
+    profile_mb: list[float]
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "pages": self.pages,
+            "seconds": round(self.seconds, 2),
+            "pages_per_second": round(self.pages_per_second, 3),
+            "peak_rss_mb": round(self.peak_mb, 1),
+            "failed": self.failed,
+            "peak_rss_mb_per_tenth_of_the_run": self.profile_mb,
+        }
+
+
+def ingest(label: str, pdf: Path, options: list[str], watch: list[int] = ()) -> Run:
+    """`dossier ingest PDF` into a fresh store, measured."""
+    store = WORK / f"store-{label}"
+    shutil.rmtree(store, ignore_errors=True)
+    argv = [sys.executable, "-m", "cli", "-q", "ingest", str(pdf), "--store", str(store)]
+    argv += [*options, "--json"]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=_environment(), stdout=subprocess.PIPE, text=True
+    )
+    with PeakMemory([process.pid, *watch]) as memory:
+        stdout, _ = process.communicate()
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{label}: dossier ingest exited {process.returncode}")
+    summary = json.loads(stdout.strip().splitlines()[-1])["summary"]
+    shutil.rmtree(store, ignore_errors=True)
+    run = Run(
+        label,
+        summary["pages"],
+        summary["seconds"],
+        memory.peak / 1e6,
+        summary["failed"],
+        memory.profile(),
+    )
+    print(json.dumps(run.to_json()), file=sys.stderr, flush=True)
+    return run
+
+
+class Cluster:
+    """A local Dask scheduler and `dossier worker` processes, for the cluster figures."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        self.processes: list[subprocess.Popen] = []
+        self._start(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1"]
+            + ["--port", str(port), "--no-dashboard"]
+        )
+
+    def _start(self, argv: list[str]) -> subprocess.Popen:
+        log = (WORK / "cluster.log").open("ab")
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def workers(self, count: int) -> None:
+        """One `dossier worker` with `count` worker processes (one thread each)."""
+        self._start(
+            [sys.executable, "-m", "cli", "worker", "--scheduler", self.address]
+            + ["--nworkers", str(count), "--", "--no-dashboard"]
+        )
+        from distributed import Client
+
+        with Client(self.address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=120)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+# -- the measurements ------------------------------------------------------------------------
+
+
+def ratio(one: Run, two: Run) -> float:
+    return round(two.pages_per_second / one.pages_per_second, 2) if one.pages_per_second else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memory-pages", default="100,1000", help="Page counts (comma list).")
+    parser.add_argument("--speed-pages", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2, help="Workers for the memory runs.")
+    parser.add_argument("--dpi", type=int, default=200)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    args = parser.parse_args(argv)
+
+    figures: dict = {"load_average_at_start": os.getloadavg(), "cpus": os.cpu_count()}
+    memory = []
+    for pages in [int(p) for p in args.memory_pages.split(",") if p]:
+        pdf = scanned_pdf(pages, args.dpi)
+        memory.append(ingest(f"memory-{pages}p", pdf, ["--jobs", str(args.jobs)]))
+    figures["memory"] = [r.to_json() for r in memory]
+
+    if not args.skip_speed:
+        pdf = scanned_pdf(args.speed_pages, args.dpi)
+        one = ingest("jobs-1", pdf, ["--jobs", "1"])
+        two = ingest("jobs-2", pdf, ["--jobs", "2"])
+        figures["local"] = {"jobs_1": one.to_json(), "jobs_2": two.to_json()}
+        figures["local"]["ratio_2_over_1"] = ratio(one, two)
+        if not args.skip_cluster:
+            cluster_runs = []
+            for count in (1, 2):
+                cluster = Cluster()
+                try:
+                    cluster.workers(count)
+                    label = f"cluster-{count}-worker{'s' if count > 1 else ''}"
+                    options = ["--cluster", cluster.address]
+                    cluster_runs.append(ingest(label, pdf, options, cluster.pids))
+                finally:
+                    cluster.close()
+            figures["cluster"] = {
+                "workers_1": cluster_runs[0].to_json(),
+                "workers_2": cluster_runs[1].to_json(),
+                "ratio_2_over_1": ratio(*cluster_runs),
+            }
+
+    figures["load_average_at_end"] = os.getloadavg()
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
