@@ -259,7 +259,7 @@ class ElasticsearchIndex:
             ) from None
         except AuthorizationException as exc:
             raise BackendError(
-                f"Elasticsearch at {self.url} does not allow this user to go on {what} "
+                f"Elasticsearch at {self.url} does not allow this user: refused {what} "
                 f"(HTTP 403: {self._redact(_reason(exc))}).",
                 hint="Give the user or API key the privileges read, write, create_index and "
                 f"view_index_metadata on the {self.prefix}-* indices, and monitor on the cluster.",
@@ -291,9 +291,20 @@ class ElasticsearchIndex:
     def _open(self) -> None:
         with self._errors("checking the cluster"):
             self.client.cluster.health(timeout="5s")
+        with self._errors("checking the dossier indices"):
+            # Every existing index is checked before any missing one is created, so a
+            # version mismatch leaves nothing half set up.
+            existing = {
+                kind: name
+                for kind, name in self.names.items()
+                if self.client.indices.exists(index=name)
+            }
+            for name in existing.values():
+                self._check_version(name)
         with self._errors("creating the dossier indices"):
             for kind, name in self.names.items():
-                self._ensure_index(kind, name)
+                if kind not in existing:
+                    self._create_index(kind, name)
         with self._errors("checking the health of the dossier indices"):
             health = self.client.options(request_timeout=60, ignore_status=408).cluster.health(
                 index=list(self.names.values()),
@@ -308,14 +319,15 @@ class ElasticsearchIndex:
                 "when it is yellow or green.",
             )
 
-    def _ensure_index(self, kind: str, name: str) -> None:
-        if not self.client.indices.exists(index=name):
-            try:
-                self.client.indices.create(index=name, settings=SETTINGS, mappings=versioned(kind))
-                return
-            except ApiError as exc:
-                if "resource_already_exists" not in str(exc):  # another process won the race
-                    raise
+    def _create_index(self, kind: str, name: str) -> None:
+        try:
+            self.client.indices.create(index=name, settings=SETTINGS, mappings=versioned(kind))
+        except ApiError as exc:
+            if "resource_already_exists" not in str(exc):
+                raise
+            self._check_version(name)  # another process created it first
+
+    def _check_version(self, name: str) -> None:
         mapping = self.client.indices.get_mapping(index=name)
         meta = next(iter(mapping.body.values()))["mappings"].get("_meta", {})
         found = meta.get("mapping_version")

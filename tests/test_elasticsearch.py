@@ -288,6 +288,7 @@ def test_mapping_version_mismatch_asks_for_reindex(es_url: str) -> None:
             ElasticsearchIndex(es_url, prefix=prefix)
         assert caught.value.exit_code == ExitCode.backend_error
         assert client.count(index=f"{prefix}-documents")["count"] == 0
+        assert set(client.indices.get(index=f"{prefix}-*")) == {f"{prefix}-documents"}
     finally:
         client.indices.delete(index=f"{prefix}-*")
         client.close()
