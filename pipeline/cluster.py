@@ -30,7 +30,7 @@ from PIL import Image
 
 from ocr import images, tesseract
 from pipeline.config import Config
-from pipeline.errors import BackendUnavailableError, MissingDependencyError
+from pipeline.errors import BackendUnavailableError, BadInputError, MissingDependencyError
 from pipeline.pages import PageOutcome, PageTask, save_part
 
 log = logging.getLogger(__name__)
@@ -227,8 +227,9 @@ class ClusterExecutor(Executor):
             result.set_result(
                 PageOutcome(
                     index=task.index,
-                    error=f"page {task.index + 1} made {exc.allowed_failures + 1} cluster "
-                    "workers die in turn (a crash or out of memory); the file is set aside",
+                    error=f"page {task.index + 1} crashed the cluster worker reading it "
+                    f"{exc.allowed_failures + 1} time(s) in a row (a library crash or out "
+                    "of memory); the file is set aside",
                 )
             )
         except FutureCancelledError as exc:
@@ -306,13 +307,20 @@ def run_worker(
 )
 def dask_setup(worker, dossier_lang: str) -> None:
     """`dask worker --preload pipeline.cluster`: one Tesseract thread per worker process,
-    and a clear failure at start when a language pack is missing."""
+    and a clear failure at start when a language pack is missing or the worker would
+    read several pages at once in one process."""
     tesseract.limit_threads()
     try:
         info = tesseract.check_languages(dossier_lang)
-    except MissingDependencyError as exc:
+        threads = worker.state.nthreads
+        if threads > 1:  # pdfium, which rasterizes PDF pages, is not thread-safe
+            raise BadInputError(
+                f"this worker runs {threads} threads; dossier needs one per process.",
+                hint="Start it with --nthreads 1 --nworkers N, or use 'dossier worker'.",
+            )
+    except (MissingDependencyError, BadInputError) as exc:
         # Dask only logs a failing preload and keeps the worker: a worker that cannot
-        # read the batch's languages must not take pages, so it stops here.
+        # read pages as dossier needs must not take any, so it stops here.
         print(f"dossier worker cannot start: {exc}", file=sys.stderr, flush=True)
         os._exit(int(exc.exit_code))
     log.info("dossier worker %s: Tesseract %s, %s", worker.name, info.version, dossier_lang)

@@ -428,7 +428,7 @@ def test_a_page_that_kills_its_workers_fails_its_file_with_a_clear_reason(
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     assert isinstance(outcome, PageOutcome)
-    assert outcome.error and "cluster workers die" in outcome.error
+    assert outcome.error and "crashed the cluster worker reading it" in outcome.error
 
 
 def die(task: PageTask, cfg: Config) -> PageOutcome:
@@ -457,7 +457,9 @@ def test_a_worker_without_a_language_pack_refuses_to_start():
     assert "xyz" in run.stderr and "tesseract-ocr-xyz" in run.stderr
 
 
-def test_a_dask_worker_with_the_preload_stops_when_a_language_is_missing(processes: Processes):
+def test_a_dask_worker_with_the_preload_stops_when_it_cannot_read_as_dossier_needs(
+    processes: Processes,
+):
     """The documented plain `dask worker --preload pipeline.cluster` fails at start too,
     with the reason, instead of joining and failing every page."""
     processes.scheduler()
@@ -469,3 +471,12 @@ def test_a_dask_worker_with_the_preload_stops_when_a_language_is_missing(process
     )
     assert run.returncode != 0
     assert "dossier worker cannot start" in run.stderr and "tesseract-ocr-xyz" in run.stderr
+
+    # Several threads in one worker process would read PDF pages concurrently: refused.
+    argv = [sys.executable, "-m", "distributed.cli.dask_worker", processes.address]
+    argv += ["--nthreads", "2", "--no-dashboard", "--preload", "pipeline.cluster"]
+    run = subprocess.run(
+        argv, cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0
+    assert "needs one per process" in run.stderr
