@@ -17,7 +17,6 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -44,6 +43,9 @@ from indexer.base import (
 )
 from indexer.es_mappings import MAPPING_VERSION, MAPPINGS, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
+
+# The same timestamps and signed 64-bit hash storage as the reference backend.
+from indexer.sqlite import _now, _signed64, _unsigned64
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
 from pipeline.model import Document, Word, document_from_dict
@@ -55,18 +57,6 @@ BULK_DOCS = 500  # documents per bulk group (their pages go first, in one reques
 RETRY_STATUS = (429, 502, 503, 504)  # overloaded or restarting: worth another try
 FACET_SIZE = 20
 PAGE_SIZE = 1000  # hits per search_after page when reading everything
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _signed64(value: int) -> int:
-    return value - (1 << 64) if value >= (1 << 63) else value
-
-
-def _unsigned64(value: int) -> int:
-    return value + (1 << 64) if value < 0 else value
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:

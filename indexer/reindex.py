@@ -12,20 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from indexer.base import ReuseLogEntry
+from indexer.base import REUSE_COLUMNS, ReuseLogEntry
 from pipeline.errors import BackendError
 
-_ENTRY_KEYS = (
-    "document_id",
-    "kind",
-    "of",
-    "dossier_id",
-    "procedure",
-    "evidence",
-    "seconds",
-    "baseline_seconds",
-    "at",
-)
+# What an entry says; its place in the chain (seq, hashes) is the target's to compute.
+_ENTRY_KEYS = tuple(k for k in REUSE_COLUMNS if k not in ("seq", "prev_hash", "entry_hash"))
 
 
 def _replay(dst: Any, entry: ReuseLogEntry) -> None:
