@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS documents (
     dossier_id TEXT,
     created_at TEXT NOT NULL,
     seconds REAL,
+    reuse_kind TEXT
+);
+-- The wide columns live apart, so filters and facets scan narrow rows.
+CREATE TABLE IF NOT EXISTS document_bodies (
+    id TEXT PRIMARY KEY,
     text TEXT NOT NULL,
     body TEXT NOT NULL
 );
@@ -173,6 +178,7 @@ class SqliteIndex:
             self.conn = sqlite3.connect(str(path), timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise BackendUnavailableError(
@@ -223,9 +229,7 @@ class SqliteIndex:
             self._delete(conn, doc.id)
             self._insert(conn, doc)
 
-    def put_documents(
-        self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()
-    ) -> None:
+    def put_documents(self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()) -> None:
         """Several documents (e.g. all documents of one batch scan) and the reuse
         decisions made about them, in one transaction."""
         with self.transaction() as conn:
@@ -245,6 +249,7 @@ class SqliteIndex:
         conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (row[0],))
         for table in ("pages", "phash_chunks", "fields", "timings"):
             conn.execute(f"DELETE FROM {table} WHERE document_id = ?", (doc_id,))
+        conn.execute("DELETE FROM document_bodies WHERE id = ?", (doc_id,))
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
     def _insert(self, conn: sqlite3.Connection, doc: Document) -> None:
@@ -256,8 +261,8 @@ class SqliteIndex:
         cursor = conn.execute(
             "INSERT INTO documents (id, sha256, source_path, media_type, first_page, last_page,"
             " doc_type, status, person_id, doc_number, expiry_date, main_date, office,"
-            " office_folded, dossier_id, created_at, seconds, text, body)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " office_folded, dossier_id, created_at, seconds, reuse_kind)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.id,
                 doc.source.sha256,
@@ -276,9 +281,12 @@ class SqliteIndex:
                 doc.dossier_id,
                 doc.created_at,
                 seconds,
-                text,
-                json.dumps(doc.to_dict(), ensure_ascii=False),
+                doc.reuse.kind if doc.reuse else None,
             ),
+        )
+        conn.execute(
+            "INSERT INTO document_bodies (id, text, body) VALUES (?,?,?)",
+            (doc.id, text, json.dumps(doc.to_dict(), ensure_ascii=False)),
         )
         rowid = cursor.lastrowid
         if not (doc.reuse and doc.reuse.kind == "near"):
@@ -320,11 +328,15 @@ class SqliteIndex:
         )
 
     def get_document(self, doc_id: str) -> Document | None:
-        row = self.conn.execute("SELECT body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT body FROM document_bodies WHERE id = ?", (doc_id,)
+        ).fetchone()
         if row is None:
             # Accept an unambiguous id prefix, as clerks copy short ids.
             rows = self.conn.execute(
-                "SELECT body FROM documents WHERE id LIKE ? LIMIT 2", (doc_id + "%",)
+                "SELECT b.body FROM documents d JOIN document_bodies b ON b.id = d.id"
+                " WHERE d.id LIKE ? LIMIT 2",
+                (doc_id + "%",),
             ).fetchall()
             if len(rows) != 1:
                 return None
@@ -332,7 +344,9 @@ class SqliteIndex:
         return document_from_dict(json.loads(row[0]))
 
     def iter_documents(self) -> Iterator[Document]:
-        cursor = self.conn.execute("SELECT body FROM documents ORDER BY rowid")
+        cursor = self.conn.execute(
+            "SELECT b.body FROM documents d JOIN document_bodies b ON b.id = d.id ORDER BY d.rowid"
+        )
         for (body,) in cursor:
             yield document_from_dict(json.loads(body))
 
@@ -346,8 +360,9 @@ class SqliteIndex:
     ) -> list[Document]:
         """Stored documents with this identity key, newest first (FIELDS.md)."""
         rows = self.conn.execute(
-            "SELECT body FROM documents WHERE doc_type = ? AND person_id = ?"
-            " AND doc_number IS ? ORDER BY COALESCE(main_date, '') DESC, created_at DESC",
+            "SELECT b.body FROM documents d JOIN document_bodies b ON b.id = d.id"
+            " WHERE d.doc_type = ? AND d.person_id = ?"
+            " AND d.doc_number IS ? ORDER BY COALESCE(d.main_date, '') DESC, d.created_at DESC",
             (doc_type, person_id, doc_number),
         )
         return [document_from_dict(json.loads(body)) for (body,) in rows]
@@ -355,10 +370,11 @@ class SqliteIndex:
     def documents_of_person(self, person_id: str) -> list[Document]:
         """Every stored document about this personal ID number, newest first."""
         rows = self.conn.execute(
-            "SELECT body FROM documents d WHERE d.person_id = ? OR d.id IN ("
+            "SELECT b.body FROM documents d JOIN document_bodies b ON b.id = d.id"
+            " WHERE d.person_id = ? OR d.id IN ("
             " SELECT f.document_id FROM fields f WHERE f.value = ? AND f.valid = 1"
             " AND f.name LIKE '%id_number')"
-            " ORDER BY COALESCE(main_date, '') DESC, created_at DESC",
+            " ORDER BY COALESCE(d.main_date, '') DESC, d.created_at DESC",
             (person_id, person_id),
         )
         return [document_from_dict(json.loads(body)) for (body,) in rows]
@@ -469,7 +485,7 @@ class SqliteIndex:
             " (SELECT SUM(t.seconds) FROM timings t WHERE t.document_id = d.id),"
             " (SELECT s.procedure FROM dossier_documents dd JOIN dossiers s"
             "  ON s.id = dd.dossier_id WHERE dd.document_id = d.id ORDER BY dd.added_at LIMIT 1),"
-            " json_extract(d.body, '$.reuse.kind')"
+            " d.reuse_kind"
             " FROM documents d WHERE d.created_at >= COALESCE(?, '')"
             " AND d.created_at <= COALESCE(?, '9999') ORDER BY d.created_at",
             (since, until),
@@ -571,21 +587,32 @@ class SqliteIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         where, args = self._filters(query)
         match = fts_query(query.text)
-        if match:
-            source = "documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
-            where.insert(0, "documents_fts MATCH ?")
-            args.insert(0, match)
-            score = "-bm25(documents_fts)"
-        elif query.text.strip():
+        if match is None and query.text.strip():
             return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
-        else:
-            source = "documents d"
-            score = "0.0"
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
         try:
+            if match:
+                # Match once into a temporary table; the count, the page and every facet
+                # then read that small set instead of running the full-text match again.
+                self.conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS search_hits"
+                    " (rid INTEGER PRIMARY KEY, score REAL NOT NULL)"
+                )
+                self.conn.execute("DELETE FROM search_hits")
+                clause = "".join(f" AND {w}" for w in where)
+                self.conn.execute(
+                    "INSERT INTO search_hits (rid, score) SELECT d.rowid, -bm25(documents_fts)"
+                    " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
+                    f" WHERE documents_fts MATCH ?{clause}",
+                    [match, *args],
+                )
+                source, clause, args = "search_hits h JOIN documents d ON d.rowid = h.rid", "", []
+                score = "h.score"
+            else:
+                source, score = "documents d", "0.0"
+                clause = (" WHERE " + " AND ".join(where)) if where else ""
             total = self.conn.execute(f"SELECT COUNT(*) FROM {source}{clause}", args).fetchone()[0]
             rows = self.conn.execute(
-                f"SELECT d.id, {score} AS score, d.doc_type, d.source_path, d.text FROM {source}"
+                f"SELECT d.id, {score} AS score, d.doc_type, d.source_path FROM {source}"
                 f"{clause} ORDER BY score DESC, d.created_at DESC, d.id LIMIT ? OFFSET ?",
                 [*args, query.limit, query.offset],
             ).fetchall()
@@ -598,13 +625,19 @@ class SqliteIndex:
                 id=doc_id,
                 score=round(float(score_value), 4),
                 doc_type=doc_type,
-                highlight=highlight(text, terms),
+                highlight=highlight(self._text(doc_id), terms),
                 source=source_path,
                 fields=self._field_values(doc_id),
             )
-            for doc_id, score_value, doc_type, source_path, text in rows
+            for doc_id, score_value, doc_type, source_path in rows
         ]
         return SearchResult(total=total, hits=hits, facets=facets)
+
+    def _text(self, doc_id: str) -> str:
+        row = self.conn.execute(
+            "SELECT text FROM document_bodies WHERE id = ?", (doc_id,)
+        ).fetchone()
+        return row[0] if row else ""
 
     def _facets(self, source: str, clause: str, args: list[Any]) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
@@ -687,7 +720,9 @@ class SqliteIndex:
 
         self.conn.executescript(self._CORRECTIONS)
         with self.transaction() as conn:
-            row = conn.execute("SELECT body FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            row = conn.execute(
+                "SELECT body FROM document_bodies WHERE id = ?", (doc_id,)
+            ).fetchone()
             if row is None:
                 raise NotFoundError(f"No document with id {doc_id!r}.")
             doc = document_from_dict(json.loads(row[0]))
