@@ -403,8 +403,12 @@ def verify_log(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @store_option
-@click.option("--since", help="From this date (YYYY-MM-DD).")
-@click.option("--until", help="Up to this date, inclusive (YYYY-MM-DD).")
+@click.option(
+    "--since", "since_date", type=click.DateTime(["%Y-%m-%d"]), help="From this day (YYYY-MM-DD)."
+)
+@click.option(
+    "--until", "until_date", type=click.DateTime(["%Y-%m-%d"]), help="To this day, inclusive."
+)
 @click.option(
     "--by", type=click.Choice(["day", "procedure", "doc_type"]), default="day", show_default=True
 )
@@ -416,32 +420,21 @@ def verify_log(ctx: click.Context, as_json: bool) -> None:
 @handles_errors
 def report(
     ctx: click.Context,
-    since: str | None,
-    until: str | None,
+    since_date: Any,
+    until_date: Any,
     by: str,
     chart: Path | None,
     as_json: bool,
 ) -> None:
     """Processing time with and without reuse: measured, not estimated."""
     from pipeline.batch import open_index
-    from pipeline.report import build_report, render_chart
+    from pipeline.report import render_chart, report_for
 
-    since_at, until_at = _day_range(since, until)
+    since = since_date.date().isoformat() if since_date else None
+    until = until_date.date().isoformat() if until_date else None
     index = open_index(config_of(ctx))
     try:
-
-        def doc_info(doc_id: str) -> tuple[str, int] | None:
-            doc = index.get_document(doc_id)
-            return (doc.doc_type, doc.page_count) if doc else None
-
-        result = build_report(
-            index.processed_documents(since_at, until_at),
-            index.reuse_log(since_at, until_at),
-            doc_info,
-            by=by,
-            since=since,
-            until=until,
-        )
+        result = report_for(index, since=since, until=until, by=by)
     finally:
         index.close()
     if result.empty:
@@ -456,29 +449,6 @@ def report(
         emit_json(result.to_json())
     elif not result.empty:
         print_report(result)
-
-
-def _day_range(since: str | None, until: str | None) -> tuple[str | None, str | None]:
-    """ISO dates -> timestamps bounding whole days; a clear error for a malformed date."""
-    import datetime as dt
-
-    bounds = []
-    for name, value in (("--since", since), ("--until", until)):
-        if value is None:
-            bounds.append(None)
-            continue
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise click.BadParameter(
-                f"{value!r} is not a date like 2026-11-28", param_hint=name
-            ) from exc
-        bounds.append(value)
-    since_at = bounds[0]
-    until_at = f"{bounds[1]}T23:59:59.999999+99:99" if bounds[1] else None
-    if since_at and bounds[1] and since_at > bounds[1]:
-        raise click.BadParameter("--since is after --until")
-    return since_at, until_at
 
 
 @main.command()

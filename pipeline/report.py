@@ -136,6 +136,41 @@ def build_report(
     return report
 
 
+def report_for(
+    index: Any, *, since: str | None = None, until: str | None = None, by: str = "day"
+) -> Report:
+    """The report over a catalog for whole days [since, until] (ISO dates)."""
+    import datetime as dt
+
+    from pipeline.errors import BadInputError
+
+    for name, value in (("since", since), ("until", until)):
+        if value is None:
+            continue
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise BadInputError(f"{value!r} is not a date like 2026-11-28 ({name}).") from exc
+    if since and until and since > until:
+        raise BadInputError(f"The range starts ({since}) after it ends ({until}).")
+    if by not in GROUPINGS:
+        raise BadInputError(f"Group by one of {', '.join(GROUPINGS)}, not {by!r}.")
+    until_at = f"{until}T23:59:59.999999+99:99" if until else None  # the whole last day
+
+    def doc_info(doc_id: str) -> tuple[str, int] | None:
+        doc = index.get_document(doc_id)
+        return (doc.doc_type, doc.page_count) if doc else None
+
+    return build_report(
+        index.processed_documents(since, until_at),
+        index.reuse_log(since, until_at),
+        doc_info,
+        by=by,
+        since=since,
+        until=until,
+    )
+
+
 def render_chart(report: Report, path: Path) -> Path:
     """A slide-ready chart: processing time with and without reuse per group, and the
     reduction in percent. PNG, or HTML embedding the PNG with the table."""

@@ -235,4 +235,4 @@ def test_report_with_no_data_and_bad_dates(cli):
     empty = cli("report", "--since", "2001-01-01", "--until", "2001-12-31")
     assert empty.exit_code == 0 and "No documents were processed" in empty.stderr
     bad = cli("report", "--since", "yesterday")
-    assert bad.exit_code == ExitCode.usage and "not a date" in bad.output
+    assert bad.exit_code == ExitCode.usage and "yesterday" in bad.output

@@ -36,7 +36,7 @@ from pipeline.batch import open_index
 from pipeline.config import Config
 from pipeline.errors import BadInputError, DossierError, NotFoundError
 from pipeline.model import Document
-from pipeline.report import GROUPINGS, build_report, render_chart
+from pipeline.report import GROUPINGS, render_chart, report_for
 from pipeline.textnorm import mask_id
 from web import render
 from web.accounts import Accounts, AuditEntry, Session, accounts_path
@@ -495,28 +495,9 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
     # -- report --------------------------------------------------------------------------
 
     def build(since: str, until: str, by: str) -> Any:
-        """`dossier report` over the catalog: measured times with and without reuse."""
-        for value in (since, until):
-            if value and not _ISO_DATE.match(value):
-                raise BadInputError(f"{value!r} is not a date; use YYYY-MM-DD.")
-        if by not in GROUPINGS:
-            raise BadInputError(f"Group by one of {', '.join(GROUPINGS)}.")
-        index = indexes.get()
-        since_at = since or None
-        until_at = f"{until}T23:59:59.999999+99:99" if until else None  # the whole last day
-
-        def doc_info(doc_id: str) -> tuple[str, int] | None:
-            doc = index.get_document(doc_id)
-            return (doc.doc_type, doc.page_count) if doc else None
-
-        return build_report(
-            index.processed_documents(since_at, until_at),
-            index.reuse_log(since_at, until_at),
-            doc_info,
-            by=by,
-            since=since or None,
-            until=until or None,
-        )
+        """`dossier report` over the catalog: measured times with and without reuse
+        (report_for refuses malformed dates and groupings with a BadInputError)."""
+        return report_for(indexes.get(), since=since or None, until=until or None, by=by)
 
     @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
     def report_page(
