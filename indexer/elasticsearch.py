@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import elastic_transport
 from elasticsearch import (
@@ -69,7 +69,9 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     if parts.port:
         host = f"{host}:{parts.port}"
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return clean, parts.username, parts.password
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return clean, user, password
 
 
 def folded_terms(text: str) -> str:
@@ -1045,5 +1047,6 @@ def _reason(exc: ApiError) -> str:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
+    # The transport's str() is a bare "TLS error"; its message says what went wrong.
+    text = str(getattr(exc, "message", "") or exc)
     return text if len(text) < 300 else text[:300] + "…"

@@ -4,8 +4,9 @@
 #
 # Usage: tests/es_server.sh start|stop|status|restart [main|secure|chaos|all]
 #   main   security off, port $DOSSIER_ES_PORT (9200): the main test suite
-#   secure security on, port $DOSSIER_ES_SECURE_PORT (9201), user `elastic` with the
-#          password $DOSSIER_ES_TEST_PASSWORD: the authentication tests
+#   secure security and TLS on, https on port $DOSSIER_ES_SECURE_PORT (9201), a test CA
+#          in .es/node-secure/config/certs/ca.crt, user `elastic` with the password
+#          $DOSSIER_ES_TEST_PASSWORD: the authentication and TLS tests
 #   chaos  security off, port $DOSSIER_ES_CHAOS_PORT (9202): a server the reliability
 #          test stops in the middle of an ingest
 # `start` without a name starts main, `start all` main and secure; `stop`/`status`
@@ -104,6 +105,10 @@ configure_node() {
     fi
     local security=false
     [[ $name == secure ]] && security=true
+    if [[ $(id -u) -eq 0 ]]; then
+        chown -R "$ES_USER:" "$ES_ROOT"
+    fi
+    [[ $security == true ]] && make_certificates "$conf"
     cat >"$conf/elasticsearch.yml" <<EOF
 # Written by tests/es_server.sh; edits are overwritten at the next start.
 cluster.name: dossier-test-$name
@@ -115,12 +120,19 @@ transport.port: $((port + 100))
 path.data: $dir/data
 path.logs: $dir/logs
 xpack.security.enabled: $security
-xpack.security.http.ssl.enabled: false
+xpack.security.http.ssl.enabled: $security
 xpack.security.transport.ssl.enabled: false
 # A nearly full disk must not turn the test indices read-only.
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
 EOF
+    if [[ $security == true ]]; then
+        cat >>"$conf/elasticsearch.yml" <<EOF
+xpack.security.http.ssl.key: certs/node.key
+xpack.security.http.ssl.certificate: certs/node.crt
+xpack.security.http.ssl.certificate_authorities: certs/ca.crt
+EOF
+    fi
     # The test distribution ships no ML module, so there is nothing to switch off for it.
     if [[ $(id -u) -eq 0 ]]; then
         chown -R "$ES_USER:" "$ES_ROOT"
@@ -154,13 +166,36 @@ EOF
     fi
 }
 
+make_certificates() {
+    # A test CA and a certificate for 127.0.0.1/localhost, made once with the
+    # distribution's own elasticsearch-certutil.
+    local conf=$1 certs="$1/certs"
+    [[ -f $certs/node.crt && -f $certs/ca.crt ]] && return
+    log "making a test CA and a TLS certificate for the secure instance"
+    as_es_user mkdir -p "$certs"
+    as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$conf" "$ES_HOME/bin/elasticsearch-certutil" \
+        ca --pem --out "$certs/ca.zip" --silent >/dev/null
+    as_es_user unzip -q -o "$certs/ca.zip" -d "$certs"
+    as_es_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$conf" "$ES_HOME/bin/elasticsearch-certutil" \
+        cert --pem --ca-cert "$certs/ca/ca.crt" --ca-key "$certs/ca/ca.key" \
+        --dns localhost --ip 127.0.0.1 --name node --out "$certs/node.zip" --silent >/dev/null
+    as_es_user unzip -q -o "$certs/node.zip" -d "$certs"
+    as_es_user cp "$certs/node/node.crt" "$certs/node/node.key" "$certs/"
+    # ca.crt last: its presence means the set is complete.
+    as_es_user cp "$certs/ca/ca.crt" "$certs/ca.crt"
+    chmod a+r "$certs/ca.crt"
+}
+
 health() {
     # Prints the cluster status (green/yellow/red) or nothing when the node does not answer.
     # The test distribution may lack `GET /`, so _cluster/health is the probe.
-    local name=$1 port auth=()
+    local name=$1 port auth=() scheme=http
     port=$(port_of "$name")
-    [[ $name == secure ]] && auth=(-u "elastic:$ES_TEST_PASSWORD")
-    curl -s --max-time 3 "${auth[@]}" "http://127.0.0.1:$port/_cluster/health" 2>/dev/null \
+    if [[ $name == secure ]]; then
+        scheme=https
+        auth=(-u "elastic:$ES_TEST_PASSWORD" --cacert "$(node_dir secure)/config/certs/ca.crt")
+    fi
+    curl -s --max-time 3 "${auth[@]}" "$scheme://127.0.0.1:$port/_cluster/health" 2>/dev/null \
         | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'
 }
 
@@ -180,7 +215,7 @@ start_node() {
         log "$name already running on 127.0.0.1:$port"
         return
     fi
-    if curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         die "port $port is taken by another server; set DOSSIER_ES_PORT / DOSSIER_ES_SECURE_PORT"
     fi
     ensure_user
@@ -209,7 +244,9 @@ start_node() {
         ((SECONDS - started < START_TIMEOUT)) || die "Elasticsearch $name not healthy after ${START_TIMEOUT}s"
         sleep 1
     done
-    log "$name ready on http://127.0.0.1:$port (cluster $status) after $((SECONDS - started))s"
+    local scheme=http
+    [[ $name == secure ]] && scheme=https
+    log "$name ready on $scheme://127.0.0.1:$port (cluster $status) after $((SECONDS - started))s"
 }
 
 stop_node() {
@@ -237,7 +274,9 @@ status_node() {
     port=$(port_of "$name")
     if pid=$(running_pid "$name"); then
         status=$(health "$name")
-        echo "$name: running (pid $pid) on http://127.0.0.1:$port, cluster ${status:-not answering}"
+        local scheme=http
+        [[ $name == secure ]] && scheme=https
+        echo "$name: running (pid $pid) on $scheme://127.0.0.1:$port, cluster ${status:-not answering}"
     else
         echo "$name: stopped"
         return 1

@@ -66,19 +66,26 @@ def es_url() -> str:
     return url
 
 
+SECURE_CA = os.environ.get(
+    "DOSSIER_ES_SECURE_CA_FILE", str(REPO / ".es/node-secure/config/certs/ca.crt")
+)
+
+
 @pytest.fixture(scope="session")
 def es_secure_url(es_url: str) -> Iterator[str]:
-    """The second server, security on. Started here (tests/es_server.sh start secure)
-    unless DOSSIER_ES_SECURE_URL names a running one; stopped again if started here."""
+    """The second server, security and TLS on (its CA: SECURE_CA). Started here
+    (tests/es_server.sh start secure) unless DOSSIER_ES_SECURE_URL names a running one;
+    stopped again if started here."""
     url = os.environ.get("DOSSIER_ES_SECURE_URL")
+    auth = {"basic_auth": ("elastic", TEST_PASSWORD), "ca_certs": SECURE_CA}
     started = False
     if not url:
         port = os.environ.get("DOSSIER_ES_SECURE_PORT", "9201")
-        url = f"http://127.0.0.1:{port}"
-        if _reachable(url, basic_auth=("elastic", TEST_PASSWORD)):
+        url = f"https://127.0.0.1:{port}"
+        if not Path(SECURE_CA).is_file() or _reachable(url, **auth):
             subprocess.run([str(REPO / "tests/es_server.sh"), "start", "secure"], check=True)
             started = True
-    problem = _reachable(url, basic_auth=("elastic", TEST_PASSWORD))
+    problem = _reachable(url, **auth)
     if problem:
         pytest.fail(f"the secured Elasticsearch at {url} does not answer: {problem}")
     yield url
@@ -263,7 +270,7 @@ def test_credentials_in_url_never_shown() -> None:
     clean, user, password = split_credentials("https://elastic:s3cr%21t@es.example:9243/x")
     assert clean == "https://es.example:9243/x"
     assert user == "elastic"
-    assert password == "s3cr%21t"
+    assert password == "s3cr!t"
     with pytest.raises(BackendUnavailableError) as caught:
         ElasticsearchIndex(f"http://elastic:hunter22@127.0.0.1:{_free_port()}", max_retries=0)
     assert "hunter22" not in str(caught.value)
@@ -328,7 +335,7 @@ def test_security_right_password_works_wrong_one_is_clear(es_secure_url: str) ->
     are written and found; WHEN a wrong one is used THEN a clear error without it."""
     prefix = _prefix()
     index = ElasticsearchIndex(
-        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD
+        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD, ca_file=SECURE_CA
     )
     try:
         index.put_document(corpus()[0])
@@ -339,7 +346,9 @@ def test_security_right_password_works_wrong_one_is_clear(es_secure_url: str) ->
 
     wrong = "not-the-password-42"
     with pytest.raises(BackendError) as caught:
-        ElasticsearchIndex(es_secure_url, prefix=prefix, username="elastic", password=wrong)
+        ElasticsearchIndex(
+            es_secure_url, prefix=prefix, username="elastic", password=wrong, ca_file=SECURE_CA
+        )
     message = str(caught.value)
     assert "rejected the credentials" in message
     assert "DOSSIER_ES_PASSWORD" in message
@@ -347,7 +356,7 @@ def test_security_right_password_works_wrong_one_is_clear(es_secure_url: str) ->
     assert caught.value.__cause__ is None or wrong not in str(caught.value.__cause__)
 
     with pytest.raises(BackendError, match="rejected the credentials"):
-        ElasticsearchIndex(es_secure_url, prefix=prefix)  # no credentials at all
+        ElasticsearchIndex(es_secure_url, prefix=prefix, ca_file=SECURE_CA)  # no credentials
 
 
 @pytest.mark.slow
@@ -359,12 +368,16 @@ def test_security_read_only_user_cannot_write(es_secure_url: str) -> None:
     client sends them the same way as a password, as an Authorization header.)"""
     prefix = _prefix()
     admin = ElasticsearchIndex(
-        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD
+        es_secure_url, prefix=prefix, username="elastic", password=TEST_PASSWORD, ca_file=SECURE_CA
     )
     try:
         admin.put_document(corpus()[1])
         reader = ElasticsearchIndex(
-            es_secure_url, prefix=prefix, username="dossier_reader", password=TEST_PASSWORD
+            es_secure_url,
+            prefix=prefix,
+            username="dossier_reader",
+            password=TEST_PASSWORD,
+            ca_file=SECURE_CA,
         )
         try:
             assert reader.search(SearchQuery(text="binh")).total == 1
@@ -380,10 +393,31 @@ def test_security_read_only_user_cannot_write(es_secure_url: str) -> None:
                 prefix=_prefix(),
                 username="dossier_reader",
                 password=TEST_PASSWORD,
+                ca_file=SECURE_CA,
             )
     finally:
         admin.drop()
         admin.close()
+
+
+@pytest.mark.slow
+def test_tls_is_verified_against_the_ca_file(es_secure_url: str) -> None:
+    """GIVEN a server whose certificate comes from a private CA WHEN the CA file is not
+    given, or is another CA THEN the connection is refused as unverified, with a hint
+    naming DOSSIER_ES_CA_FILE and without the password."""
+    public_cas = "/etc/ssl/certs/ca-certificates.crt"  # valid CAs, none of them ours
+    for ca_file in (None, public_cas):
+        with pytest.raises(BackendUnavailableError, match="TLS") as caught:
+            ElasticsearchIndex(
+                es_secure_url,
+                prefix=_prefix(),
+                username="elastic",
+                password=TEST_PASSWORD,
+                ca_file=ca_file,
+                max_retries=0,
+            )
+        assert "DOSSIER_ES_CA_FILE" in str(caught.value)
+        assert TEST_PASSWORD not in str(caught.value)
 
 
 # -- writes and reads -------------------------------------------------------------------
