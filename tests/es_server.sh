@@ -5,7 +5,7 @@
 # Usage: tests/es_server.sh start|stop|status|restart [main|secure|chaos|all]
 #   main   security off, port $DOSSIER_ES_PORT (9200): the main test suite
 #   secure security and TLS on, https on port $DOSSIER_ES_SECURE_PORT (9201), a test CA
-#          in .es/node-secure/config/certs/ca.crt, user `elastic` with the password
+#          copied to .es/secure-ca.crt, user `elastic` with the password
 #          $DOSSIER_ES_TEST_PASSWORD: the authentication and TLS tests
 #   chaos  security off, port $DOSSIER_ES_CHAOS_PORT (9202): a server the reliability
 #          test stops in the middle of an ingest
@@ -29,7 +29,7 @@ ES_USER="dossier-es"
 START_TIMEOUT="${DOSSIER_ES_START_TIMEOUT:-180}"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ES_ROOT="$REPO/.es"
+ES_ROOT="$REPO/.es"  # may move, see resolve_root
 ES_HOME="$ES_ROOT/elasticsearch-$ES_VERSION"
 GROUP_PATH="org/elasticsearch/distribution/integ-test-zip/elasticsearch"
 M2_REPO="${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}"
@@ -70,6 +70,21 @@ fetch_distribution() {
     [[ -f $ZIP ]] || die "Maven reported success but $ZIP is missing"
 }
 
+resolve_root() {
+    # As root, the server user must reach .es/ through every parent folder. A checkout
+    # in a private folder (mktemp -d is 0700) cannot give it that, so the server then
+    # lives in /var/lib/dossier-es/<checkout hash> instead; the secure instance's CA is
+    # still copied to .es/secure-ca.crt for the tests.
+    [[ $(id -u) -eq 0 ]] || return 0
+    ensure_user
+    mkdir -p "$REPO/.es"
+    if ! runuser -u "$ES_USER" -- test -x "$REPO/.es"; then
+        ES_ROOT="/var/lib/dossier-es/$(printf '%s' "$REPO" | sha1sum | cut -c1-12)"
+        ES_HOME="$ES_ROOT/elasticsearch-$ES_VERSION"
+        mkdir -p "$ES_ROOT"
+    fi
+}
+
 ensure_user() {
     [[ $(id -u) -eq 0 ]] || return 0
     if ! id "$ES_USER" >/dev/null 2>&1; then
@@ -108,7 +123,10 @@ configure_node() {
     if [[ $(id -u) -eq 0 ]]; then
         chown -R "$ES_USER:" "$ES_ROOT"
     fi
-    [[ $security == true ]] && make_certificates "$conf"
+    if [[ $security == true ]]; then
+        make_certificates "$conf"
+        publish_ca
+    fi
     cat >"$conf/elasticsearch.yml" <<EOF
 # Written by tests/es_server.sh; edits are overwritten at the next start.
 cluster.name: dossier-test-$name
@@ -186,6 +204,11 @@ make_certificates() {
     chmod a+r "$certs/ca.crt"
 }
 
+publish_ca() {
+    mkdir -p "$REPO/.es"
+    cp "$(node_dir secure)/config/certs/ca.crt" "$REPO/.es/secure-ca.crt"
+}
+
 health() {
     # Prints the cluster status (green/yellow/red) or nothing when the node does not answer.
     # The test distribution may lack `GET /`, so _cluster/health is the probe.
@@ -213,6 +236,7 @@ start_node() {
     port=$(port_of "$name")
     if running_pid "$name" >/dev/null && [[ -n $(health "$name") ]]; then
         log "$name already running on 127.0.0.1:$port"
+        [[ $name != secure ]] || publish_ca
         return
     fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -285,6 +309,7 @@ status_node() {
 
 main() {
     local cmd=${1:-} target=${2:-} names=()
+    resolve_root
     case $target in
         main | secure | chaos) names=("$target") ;;
         all) if [[ $cmd == start ]]; then names=(main secure); else names=(main secure chaos); fi ;;

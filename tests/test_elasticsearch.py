@@ -67,7 +67,7 @@ def es_url() -> str:
 
 
 SECURE_CA = os.environ.get(
-    "DOSSIER_ES_SECURE_CA_FILE", str(REPO / ".es/node-secure/config/certs/ca.crt")
+    "DOSSIER_ES_SECURE_CA_FILE", str(REPO / ".es/secure-ca.crt")
 )
 
 
