@@ -158,26 +158,31 @@ def _lines_to_words(raw: list[dict], scale: float) -> list[Word]:
     return words
 
 
-_cache: OrderedDict[str, PdfSource] = OrderedDict()
+_cache: OrderedDict[str, tuple[PdfSource, int]] = OrderedDict()
 _CACHE_SIZE = 2
+# pdfminer and pdfium both keep every object they parsed (a scanned page's image among
+# them: measured +0.33 MB per page read), so a long PDF is reopened every so many pages.
+REOPEN_EVERY = 32
 
 
 def open_pdf(path: Path) -> PdfSource:
-    """A cached open PDF: a worker reading page after page of a long PDF opens it once."""
+    """A cached open PDF: a worker reading page after page of a long PDF opens it once
+    per REOPEN_EVERY pages, so memory stays flat whatever the page count."""
     key = str(path)
-    source = _cache.get(key)
-    if source is not None:
-        _cache.move_to_end(key)
-        return source
-    source = PdfSource(path)
-    _cache[key] = source
+    source, uses = _cache.pop(key, (None, 0))
+    if source is not None and uses >= REOPEN_EVERY:
+        source.close()
+        source = None
+    if source is None:
+        source, uses = PdfSource(path), 0
+    _cache[key] = (source, uses + 1)
     while len(_cache) > _CACHE_SIZE:
-        _, old = _cache.popitem(last=False)
+        _, (old, _) = _cache.popitem(last=False)
         old.close()
     return source
 
 
 def close_all() -> None:
     while _cache:
-        _, source = _cache.popitem()
+        _, (source, _) = _cache.popitem()
         source.close()
