@@ -251,23 +251,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-pages", default="100,1000", help="Page counts (comma list).")
     parser.add_argument("--speed-pages", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2, help="Workers for the memory runs.")
-    parser.add_argument("--dpi", type=int, default=200)
+    parser.add_argument("--dpi", type=int, default=200, help="Resolution of the scans.")
+    parser.add_argument(
+        "--ingest-options",
+        default="",
+        help='More options for every dossier ingest, e.g. "--dpi 100 --no-cleanup".',
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     args = parser.parse_args(argv)
 
     figures: dict = {"load_average_at_start": os.getloadavg(), "cpus": os.cpu_count()}
+    common = args.ingest_options.split()
     memory = []
     for pages in [int(p) for p in args.memory_pages.split(",") if p]:
         pdf = scanned_pdf(pages, args.dpi)
-        memory.append(ingest(f"memory-{pages}p", pdf, ["--jobs", str(args.jobs)]))
+        memory.append(ingest(f"memory-{pages}p", pdf, ["--jobs", str(args.jobs), *common]))
     figures["memory"] = [r.to_json() for r in memory]
 
     if not args.skip_speed:
         pdf = scanned_pdf(args.speed_pages, args.dpi)
-        one = ingest("jobs-1", pdf, ["--jobs", "1"])
-        two = ingest("jobs-2", pdf, ["--jobs", "2"])
+        one = ingest("jobs-1", pdf, ["--jobs", "1", *common])
+        two = ingest("jobs-2", pdf, ["--jobs", "2", *common])
         figures["local"] = {"jobs_1": one.to_json(), "jobs_2": two.to_json()}
         figures["local"]["ratio_2_over_1"] = ratio(one, two)
         if not args.skip_cluster:
@@ -277,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
                 try:
                     cluster.workers(count)
                     label = f"cluster-{count}-worker{'s' if count > 1 else ''}"
-                    options = ["--cluster", cluster.address]
+                    options = ["--cluster", cluster.address, *common]
                     cluster_runs.append(ingest(label, pdf, options, cluster.pids))
                 finally:
                     cluster.close()
