@@ -43,7 +43,8 @@ demo: setup
 
 ## The whole test suite, slow tests and the real Elasticsearch server included.
 test: setup es-start
-	@status=0; $(BIN)/pytest -q -p no:cacheprovider --timeout=900 || status=$$?; \
+	@status=0; DOSSIER_ES_URL=http://127.0.0.1:$${DOSSIER_ES_PORT:-9200} \
+	  $(BIN)/pytest -q -p no:cacheprovider --timeout=900 || status=$$?; \
 	  tests/es_server.sh stop all; exit $$status
 
 ## Without Elasticsearch and the slow tests, for a quick check while editing.
