@@ -221,7 +221,10 @@ class ElasticsearchIndex:
             raise
 
     @classmethod
-    def from_config(cls, cfg: Config) -> ElasticsearchIndex:
+    def from_config(cls, cfg: Config, *, readonly: bool = False) -> ElasticsearchIndex:
+        """The backend for a Config. `readonly` is accepted for symmetry with SQLite's
+        worker connections: Elasticsearch needs no separate reader."""
+        del readonly
         return cls(
             cfg.es_url,
             prefix=cfg.es_index_prefix,
