@@ -1,146 +1,401 @@
-"""Near-duplicate confirmation: is this cleaned page a re-scan of that stored page?
+"""Near-duplicate reuse: is this cleaned page a re-scan of that stored page?
 
-The perceptual hash only proposes candidates: a page of the same template filled for
-another person can be as close in hash as a re-scan. Here the two cleaned pages are
-aligned (ORB features + RANSAC similarity, refined by ECC) and their ink compared: a
-re-scan differs by noise and stroke thickness, another document by whole characters
-(a name, a digit of an ID number). Any character-sized difference refuses the match.
+A 64-bit hash of the page layout proposes candidates; it cannot tell a re-scan from the
+same template filled for another person, so every candidate is confirmed here on the
+pages themselves: align them (content box, then ECC, then a shift per tile), and look
+for ink present in one page and absent from the other. A re-scan differs by noise and
+stroke thickness; another document by strokes (a digit, a letter, a tone mark). Any
+stroke-sized difference refuses the match; so does anything that cannot be proved.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-# Pages are compared at this width (about 200 dpi for A4): small enough to be fast, large
-# enough that one changed digit is still dozens of pixels.
-COMPARE_WIDTH = 1600
-ALIGN_WIDTH = 800
-MIN_INLIERS = 40
-# A difference blob at least this tall (as a share of the median character height) and
-# with this much ink is a character, not noise.
-CHAR_SHARE = 0.45
-MIN_BLOB_INK = 0.12
-TOLERANCE_PX = 2  # stroke-thickness and sub-pixel misalignment allowance
+log = logging.getLogger(__name__)
+
+# Comparison images are the page's text box (plus a margin) at this width: text of a
+# 300-dpi A4 form stays at ~25 px, so one tone mark is still a dozen pixels of stroke.
+COMPARE_WIDTH = 1800
+MAX_COMPARE_PIXELS = 1800 * 2600  # a narrow column of text is not blown up without bound
+MARGIN = 0.02  # of the text box size, kept around it (alignment needs a little paper)
+
+# Look-up radius in the chunked hash index: 8 chunks of 8 bits find everything within 7.
+NEAR_MAX_DISTANCE = 7
+
+# Alignment.
+ECC_SIDE = 480  # long side of the copy the global ECC runs on
+MIN_ECC = 0.55  # correlation below this: the pages do not show the same layout
+TILE = 192  # local shift search per tile (scanner stretch is not affine)
+MAX_SHIFT = 4  # pixels searched either way per tile, after the global alignment
+MIN_TILE_INK = 0.01
+# Comparison: a pixel of ink differs when the other page has no ink within TOLERANCE.
+TOLERANCE = 1
+# A difference counts when it survives an opening (edge slivers do not) and has this many
+# pixels per squared character height (a tone mark has ~0.03; noise specks ~0.002).
+MIN_BLOB = 0.003
+MIN_TEXT = 0.3  # share of the stored page's ink that must lie in compared text lines
+
+
+@dataclass
+class FieldBox:
+    """A stored field value and where it sits on the stored comparison image."""
+
+    name: str
+    value: str
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 in stored comparison-image pixels
 
 
 @dataclass
 class Confirmation:
     same: bool
-    score: float  # 0..1, share of ink that agrees
+    score: float  # 0..1: share of the ink that agrees (1.0 for identical pages)
     reason: str
-    differing_blobs: int = 0
-    inliers: int = 0
+    differences: int = 0  # stroke-sized blobs of ink found in one page only
+    ecc: float = 0.0  # correlation of the global alignment
+    seconds: float = 0.0
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # where they differ
 
 
-def comparison_image(clean: np.ndarray) -> np.ndarray:
-    """The form kept for later comparisons: the cleaned page as gray, COMPARE_WIDTH wide."""
-    if clean.ndim == 3:
-        clean = cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY)
-    height, width = clean.shape
-    if width == 0 or height == 0:
-        return clean
-    scale = COMPARE_WIDTH / width
-    size = (COMPARE_WIDTH, max(1, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(clean, size, interpolation=interpolation)
+# --- comparison image and hash ------------------------------------------------------------
 
 
 def _ink(gray: np.ndarray) -> np.ndarray:
+    """Ink mask (255 = ink). Cleaned pages are binary or paper-normalized gray."""
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     return ink
 
 
-def _align(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """2x3 transform mapping query pixels onto stored pixels, and the inlier count."""
-    scale = ALIGN_WIDTH / stored.shape[1]
-    small_q = cv2.resize(query, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small_s = cv2.resize(stored, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    orb = cv2.ORB_create(nfeatures=3000)
-    kq, dq = orb.detectAndCompute(small_q, None)
-    ks, ds = orb.detectAndCompute(small_s, None)
-    if dq is None or ds is None or len(kq) < MIN_INLIERS or len(ks) < MIN_INLIERS:
-        return None, 0
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
-    matches = matcher.match(dq, ds)
-    if len(matches) < MIN_INLIERS:
-        return None, 0
-    src = np.float32([kq[m.queryIdx].pt for m in matches]).reshape(-1, 1, 2)
-    dst = np.float32([ks[m.trainIdx].pt for m in matches]).reshape(-1, 1, 2)
-    matrix, mask = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0, maxIters=4000
-    )
-    inliers = int(mask.sum()) if mask is not None else 0
-    if matrix is None or inliers < MIN_INLIERS:
-        return None, inliers
-    # Back to full comparison resolution: translation scales, the linear part does not.
-    matrix = matrix.astype(np.float64)
-    matrix[:, 2] /= scale
-    return _refine(query, stored, matrix), inliers
+def _trim(profile: np.ndarray, gap: int, share: float) -> tuple[int, int]:
+    """(first, last + 1) of the body of an ink profile: runs of ink merged across gaps
+    shorter than `gap`, then outer runs holding less than `share` of the ink dropped
+    (a speck under the text, the edge of a skewed sheet)."""
+    on = np.flatnonzero(profile > 0)
+    if len(on) == 0:
+        return 0, len(profile)
+    breaks = np.flatnonzero(np.diff(on) > gap)
+    starts = np.concatenate(([on[0]], on[breaks + 1]))
+    ends = np.concatenate((on[breaks], [on[-1]])) + 1
+    mass = np.array([profile[a:b].sum() for a, b in zip(starts, ends, strict=True)])
+    total = mass.sum()
+    first, last = 0, len(starts) - 1
+    while first < last and mass[first] < share * total:
+        first += 1
+    while last > first and mass[last] < share * total:
+        last -= 1
+    return int(starts[first]), int(ends[last])
 
 
-def _refine(query: np.ndarray, stored: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """ECC refinement on blurred pages; keeps the feature estimate if ECC fails."""
-    blur_q = cv2.GaussianBlur(query, (0, 0), 3).astype(np.float32)
-    blur_s = cv2.GaussianBlur(stored, (0, 0), 3).astype(np.float32)
-    warp = matrix.astype(np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
+def _letters(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """(mask of letter-sized components, median letter height) of an ink mask: the text,
+    without specks, rules, seals, photos and signatures, whose ink a re-scan does not
+    reproduce faithfully (a red seal or a photo sits near the binarization threshold)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    h, w = ink.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area >= 3)
+    inside[0] = False
+    sized = inside & (bh >= 3) & (bw < 3 * bh)
+    char = float(np.median(bh[sized])) if sized.sum() >= 10 else 8.0
+    letters = inside & (bh >= 0.4 * char) & (bh <= 2.5 * char) & (bw <= 8 * char)
+    return letters[labels], char
+
+
+def _small_ink(ink: np.ndarray, side: int) -> tuple[np.ndarray, int]:
+    k = max(1, round(max(ink.shape) / side))
+    if k == 1:
+        return ink, 1
+    small = cv2.resize(ink, (ink.shape[1] // k, ink.shape[0] // k), interpolation=cv2.INTER_AREA)
+    return (small > 64).astype(np.uint8) * 255, k
+
+
+def _text_box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the page's text: letter-sized components, then outlying thin
+    runs (a speck under the text, the edge of a skewed sheet) trimmed."""
+    h, w = ink.shape
+    small, k = _small_ink(ink, 1000)
+    letters, _ = _letters(small)
+    if letters.sum() < 10:
+        return 0, 0, w, h
+    body = letters.astype(np.float32)
+    sh, sw = small.shape
+    x0, x1, y0, y1 = 0, sw, 0, sh
+    for _ in range(2):  # rows within the kept columns, then columns within the kept rows
+        y0, y1 = _trim(body[:, x0:x1].sum(axis=1), round(0.03 * sh), 0.02)
+        x0, x1 = _trim(body[y0:y1].sum(axis=0), round(0.03 * sw), 0.02)
+    return x0 * k, y0 * k, min(x1 * k, w), min(y1 * k, h)
+
+
+def comparison_image(clean_image: np.ndarray) -> np.ndarray:
+    """What is stored per page and what a query is compared as: the cleaned page's text
+    box with a small margin, as black ink on white, scaled to COMPARE_WIDTH (so two scans
+    of one paper come out at the same scale whatever their resolution)."""
+    ink = _ink(clean_image)
+    x0, y0, x1, y1 = _text_box(ink)
+    bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
+    pad_x, pad_y = round(MARGIN * bw) + 4, round(MARGIN * bh) + 4
+    # Pad with paper where the margin runs past the image.
+    crop = cv2.copyMakeBorder(ink, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0)[
+        y0 : y1 + 2 * pad_y, x0 : x1 + 2 * pad_x
+    ]
+    ch, cw = crop.shape
+    scale = COMPARE_WIDTH / cw
+    if cw * ch * scale * scale > MAX_COMPARE_PIXELS:
+        scale = (MAX_COMPARE_PIXELS / (cw * ch)) ** 0.5
+    size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, size, interpolation=interpolation)
+    return np.where(resized >= 128, 0, 255).astype(np.uint8)
+
+
+def page_hash(comparison: np.ndarray) -> int:
+    """64-bit layout hash: signs of the 64 lowest non-constant DCT frequencies of a
+    blurred density map of the page's letters. At text-line scale it is deaf to noise,
+    stroke weight, seals and photos, so re-scans agree bit for bit or nearly."""
+    small, _ = _small_ink(np.where(comparison < 128, 255, 0).astype(np.uint8), 600)
+    letters, _ = _letters(small)
+    density = cv2.resize(letters.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
+    density = cv2.GaussianBlur(density, (0, 0), 1.5)
+    coefficients = cv2.dct(density - density.mean())
+    bits = [coefficients[u, v] > 0 for u, v in _ZIGZAG]
+    return sum(1 << i for i, bit in enumerate(bits) if bit)
+
+
+# The 64 lowest frequencies in zig-zag order, without the constant term.
+_ZIGZAG = sorted(
+    ((u, v) for u in range(12) for v in range(12) if (u, v) != (0, 0)),
+    key=lambda uv: (uv[0] + uv[1], uv[0]),
+)[:64]
+
+
+# --- confirmation ---------------------------------------------------------------------------
+
+
+def _global_align(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """(2x3 warp mapping stored pixels to query pixels, ECC correlation), found on small
+    blurred copies: a translation by phase correlation, refined to affine by ECC."""
+    f = ECC_SIDE / max(stored.shape)
+    small_s = cv2.resize(255 - stored, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small_q = cv2.resize(255 - query, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    # Same canvas for both: the query padded or cut to the stored size.
+    canvas = np.zeros_like(small_s)
+    h, w = min(canvas.shape[0], small_q.shape[0]), min(canvas.shape[1], small_q.shape[1])
+    canvas[:h, :w] = small_q[:h, :w]
+    blur_s = cv2.GaussianBlur(small_s, (0, 0), 2).astype(np.float32)
+    blur_q = cv2.GaussianBlur(canvas, (0, 0), 2).astype(np.float32)
+    (dx, dy), _ = cv2.phaseCorrelate(blur_s, blur_q)
+    warp = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-4)
     try:
-        # ECC warps the template (stored) onto the input (query): invert around it.
-        inverse = cv2.invertAffineTransform(warp)
-        _, refined = cv2.findTransformECC(
-            blur_s, blur_q, inverse, cv2.MOTION_AFFINE, criteria, None, 1
-        )
-        return cv2.invertAffineTransform(refined).astype(np.float64)
+        ecc, warp = cv2.findTransformECC(blur_s, blur_q, warp, cv2.MOTION_AFFINE, criteria, None, 1)
     except cv2.error:
-        return matrix
+        return None, 0.0
+    warp = warp.astype(np.float64)
+    warp[:, 2] /= f
+    return warp, float(ecc)
+
+
+def _local_shifts(ink_q: np.ndarray, ink_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (map_x, map_y) for cv2.remap from a best shift per tile: scanners stretch
+    sheets a little unevenly, and one affine leaves pixels of error at the far corners."""
+    h, w = ink_s.shape
+    rows, cols = max(1, round(h / TILE)), max(1, round(w / TILE))
+    bq = cv2.GaussianBlur(ink_q, (0, 0), 1.5).astype(np.float32)
+    bs = cv2.GaussianBlur(ink_s, (0, 0), 1.5).astype(np.float32)
+    padded = cv2.copyMakeBorder(bq, *(MAX_SHIFT,) * 4, cv2.BORDER_CONSTANT, value=0)
+    shifts = np.full((rows, cols, 2), np.nan, np.float32)
+    ys = np.linspace(0, h, rows + 1).astype(int)
+    xs = np.linspace(0, w, cols + 1).astype(int)
+    for i in range(rows):
+        for j in range(cols):
+            y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
+            if np.count_nonzero(ink_s[y0:y1, x0:x1]) < MIN_TILE_INK * (y1 - y0) * (x1 - x0):
+                continue
+            region = padded[y0 : y1 + 2 * MAX_SHIFT, x0 : x1 + 2 * MAX_SHIFT]
+            response = cv2.matchTemplate(region, bs[y0:y1, x0:x1], cv2.TM_CCORR_NORMED)
+            _, _, _, (bx, by) = cv2.minMaxLoc(response)
+            shifts[i, j] = (bx - MAX_SHIFT, by - MAX_SHIFT)
+    known = ~np.isnan(shifts[..., 0])
+    if not known.any():
+        shifts[:] = 0
+    else:
+        # Empty tiles take the median shift; one odd tile is outvoted by its neighbours.
+        shifts[~known] = np.nanmedian(shifts[known], axis=0)
+        shifts = np.stack([cv2.medianBlur(shifts[..., c].copy(), 3) for c in range(2)], axis=-1)
+    grid_x = cv2.resize(shifts[..., 0], (w, h), interpolation=cv2.INTER_LINEAR)
+    grid_y = cv2.resize(shifts[..., 1], (w, h), interpolation=cv2.INTER_LINEAR)
+    base_x, base_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return base_x + grid_x, base_y + grid_y
 
 
 def _char_height(ink: np.ndarray) -> float:
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    widths = stats[1:, cv2.CC_STAT_WIDTH]
-    plausible = heights[(heights >= 6) & (heights <= 120) & (widths <= 4 * heights)]
-    return float(np.median(plausible)) if len(plausible) >= 10 else 20.0
+    """Median height of letter-sized components (leader dots and tone marks left out)."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    least = max(6, ink.shape[1] // 250)
+    letters = h[(h >= least) & (h < ink.shape[0] / 15) & (w < 3 * h)]
+    return float(np.median(letters)) if len(letters) >= 10 else 25.0
 
 
-def confirm(query: np.ndarray, stored: np.ndarray) -> Confirmation:
-    """Whether `query` shows the same filled-in paper as `stored` (both from
-    comparison_image). Refuses whenever it cannot prove the pages agree."""
-    transform, inliers = _align(query, stored)
-    if transform is None:
-        return Confirmation(False, 0.0, "the pages could not be aligned", inliers=inliers)
-    height, width = stored.shape
-    warped = cv2.warpAffine(query, transform, (width, height), borderValue=255)
-    ink_q, ink_s = _ink(warped), _ink(stored)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE_PX + 1,) * 2)
+def _text_zones(ink: np.ndarray, char: float) -> np.ndarray:
+    """Where the text lines are (255): letter-sized components joined along the line,
+    kept where at least three letters make a line that is longer than it is tall.
+
+    Only text is compared: seals, photos, signatures and emblems sit near the
+    binarization threshold (a red seal scans mid-gray), so two scans of one sheet
+    disagree there by whole strokes, while text either matches or differs by a character.
+    A seal's ring arc or a signature stroke is one component, never three letters."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    letter = (h >= 0.35 * char) & (h <= 1.8 * char) & (w <= 6 * char)
+    letter[0] = False
+    letters = letter[labels].astype(np.uint8) * 255
+    reach = max(3, round(0.9 * char))
+    lines = cv2.morphologyEx(letters, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8))
+    n_lines, line_labels, line_stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    on = letters > 0
+    pairs = np.unique(line_labels[on].astype(np.int64) * count + labels[on])
+    per_line = np.bincount(pairs // count, minlength=n_lines)
+    lw, lh = line_stats[:, cv2.CC_STAT_WIDTH], line_stats[:, cv2.CC_STAT_HEIGHT]
+    keep = (per_line >= 3) & (lw >= 1.5 * lh) & (lh <= 2.5 * char)
+    keep[0] = False
+    zones = keep[line_labels].astype(np.uint8) * 255
+    # Tone marks above and dots below belong to the line: grow it by half a letter.
+    grow = max(3, round(0.5 * char)) | 1
+    return cv2.dilate(zones, np.ones((grow, grow), np.uint8))
+
+
+def _differences(
+    ink_q: np.ndarray, ink_s: np.ndarray, char: float, ignore: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]]]:
+    """(mask of ink found in one page only, stroke-sized blobs as (x, y, w, h, area)).
+
+    A pixel differs when the other page has no ink within TOLERANCE; an opening then
+    removes the slivers that stroke-weight changes leave along every edge, and what is
+    left is a blob only if it is as big as a fraction of a character."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1,) * 2)
     only_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.dilate(ink_s, kernel)))
     only_s = cv2.bitwise_and(ink_s, cv2.bitwise_not(cv2.dilate(ink_q, kernel)))
-    # The border strip outside the warped query carries no information.
-    valid = cv2.warpAffine(
-        np.full(query.shape, 255, np.uint8), transform, (width, height), borderValue=0
-    )
-    valid = cv2.erode(valid, np.ones((15, 15), np.uint8))
-    difference = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), valid)
+    diff = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), cv2.bitwise_not(ignore))
+    diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
+    least = MIN_BLOB * char * char
+    blobs = [tuple(int(v) for v in stats[i]) for i in range(1, count) if stats[i, 4] >= least]
+    return diff, blobs
 
-    char = _char_height(ink_s)
-    # Merge a character's leftover strokes into one blob before measuring it.
-    close = max(3, int(char * 0.3)) | 1
-    merged = cv2.morphologyEx(difference, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
-    blobs = 0
-    for label in range(1, count):
-        x, y, w, h, _area = stats[label]
-        if max(w, h) < CHAR_SHARE * char:
-            continue
-        ink_share = np.count_nonzero(difference[y : y + h, x : x + w]) / float(w * h)
-        if ink_share >= MIN_BLOB_INK:
-            blobs += 1
+
+def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = ()) -> Confirmation:
+    """Whether `query` shows the same filled-in paper as `stored` (both from
+    comparison_image). Refuses whenever it cannot prove the pages agree."""
+    started = time.perf_counter()
+
+    def refuse(reason: str, **kw) -> Confirmation:
+        return Confirmation(False, kw.pop("score", 0.0), reason, seconds=_since(started), **kw)
+
+    if query.size == 0 or stored.size == 0:
+        return refuse("an empty page")
+    ratio = (query.shape[0] / query.shape[1]) / (stored.shape[0] / stored.shape[1])
+    if not 0.8 < ratio < 1.25:
+        return refuse("the text blocks have different shapes")
+    warp, ecc = _global_align(query, stored)
+    if warp is None or ecc < MIN_ECC:
+        return refuse("the pages do not align", ecc=ecc)
+    h, w = stored.shape
+    aligned = cv2.warpAffine(
+        query, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=255
+    )
+    ink_s = np.where(stored < 128, 255, 0).astype(np.uint8)
+    ink_q = np.where(aligned < 128, 255, 0).astype(np.uint8)
+    map_x, map_y = _local_shifts(ink_q, ink_s)
+    aligned = cv2.remap(aligned, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
+    ink_q = np.where(aligned < 128, 255, 0).astype(np.uint8)
+    # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
+    half_s, half_q = (
+        cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
+    )
+    half_s, half_q = (np.where(i > 96, 255, 0).astype(np.uint8) for i in (half_s, half_q))
+    char = _char_height(half_s)
+    zones = cv2.bitwise_or(_text_zones(half_s, char), _text_zones(half_q, char))
+    zones = cv2.resize(zones, (w, h), interpolation=cv2.INTER_NEAREST)
+    if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
+        return refuse("too little text to compare", ecc=ecc)
+    diff, blobs = _differences(ink_q, ink_s, 2 * char, cv2.bitwise_not(zones))
     ink_total = max(np.count_nonzero(ink_s) + np.count_nonzero(ink_q), 1)
-    agreement = 1.0 - np.count_nonzero(difference) / ink_total
-    score = round(float(agreement), 4)
+    score = round(1.0 - 2.0 * np.count_nonzero(diff) / ink_total, 4)
+    boxes = [(x, y, x + bw, y + bh) for x, y, bw, bh, _ in blobs]
     if blobs:
-        return Confirmation(False, score, f"{blobs} character-sized differences", blobs, inliers)
-    return Confirmation(True, score, "the ink agrees everywhere", 0, inliers)
+        return refuse(
+            f"{len(blobs)} stroke-sized differences", score=score, differences=len(blobs),
+            ecc=ecc, boxes=boxes,
+        )  # fmt: skip
+    if fields:
+        differing = _fields_differ(aligned, stored, fields)
+        if differing:
+            return refuse(f"{', '.join(differing)} read differently", score=score, ecc=ecc)
+        reason = f"the ink agrees everywhere and {len(fields)} key fields read the same"
+    else:
+        reason = "the ink agrees everywhere"
+    return Confirmation(True, score, reason, 0, ecc, _since(started))
+
+
+def _field_key(name: str, text: str) -> str:
+    """What must be equal: the digits of a number, the folded letters of anything else."""
+    from pipeline.textnorm import fold
+
+    if name.endswith(("id_number", "doc_number", "number")):
+        return "".join(ch for ch in text if ch.isdigit())
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def _fields_differ(
+    aligned: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox]
+) -> list[str]:
+    """Names of key fields whose regions read differently on the two pages.
+
+    Both crops are read in one Tesseract run (one line each, stacked), so an OCR slip in
+    the stored extraction does not count against a true re-scan: the same engine reads
+    the same region of both pages and must agree."""
+    from ocr.tesseract import ocr_image
+
+    gap = 40
+    strips, bands = [], []
+    y = gap
+    for box in fields:
+        x0, y0, x1, y1 = box.bbox
+        pad = max(4, (y1 - y0) // 4)
+        x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
+        x1, y1 = min(stored.shape[1], x1 + pad), min(stored.shape[0], y1 + pad)
+        for page in (aligned, stored):
+            strip = page[y0:y1, x0:x1]
+            strips.append((y, strip))
+            bands.append((y, y + strip.shape[0]))
+            y += strip.shape[0] + gap
+    width = max((s.shape[1] for _, s in strips), default=1) + 2 * gap
+    sheet = np.full((y, width), 255, np.uint8)
+    for top, strip in strips:
+        sheet[top : top + strip.shape[0], gap : gap + strip.shape[1]] = strip
+    words = ocr_image(sheet, lang="vie+eng", dpi=300, timeout=20.0, want_pdf=False, psm=6).words
+    texts = [[] for _ in bands]
+    for word in sorted(words, key=lambda w: w.bbox[0]):
+        middle = (word.bbox[1] + word.bbox[3]) / 2
+        for i, (top, bottom) in enumerate(bands):
+            if top <= middle < bottom:
+                texts[i].append(word.text)
+    differing = []
+    for n, box in enumerate(fields):
+        query_text, stored_text = " ".join(texts[2 * n]), " ".join(texts[2 * n + 1])
+        if _field_key(box.name, query_text) != _field_key(box.name, stored_text):
+            differing.append(box.name)
+    return differing
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 4)
