@@ -6,7 +6,7 @@ does I/O.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 in page pixels
@@ -200,7 +200,8 @@ class Document:
         return self.first_value(OFFICE_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready form (as stored in sidecars and catalogs); see plain()."""
+        return plain(self)
 
 
 def document_id(sha256: str, first_page: int, last_page: int, page_count: int) -> str:
@@ -212,6 +213,35 @@ def document_id(sha256: str, first_page: int, last_page: int, page_count: int) -
     if first_page == 0 and last_page == page_count - 1:
         return base
     return f"{base}-p{first_page + 1}-{last_page + 1}"
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain(obj: Any) -> Any:
+    """dataclasses.asdict without its deep copies (10x faster on word-heavy pages, which
+    matters at bulk rates); tuples become lists, as in JSON."""
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
+    if cls is Word:  # most of a document's objects: spelled out for speed
+        return {
+            "text": obj.text,
+            "bbox": list(obj.bbox),
+            "confidence": obj.confidence,
+            "line_id": obj.line_id,
+        }
+    names = _FIELD_NAMES.get(cls)
+    if names is None and is_dataclass(obj):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))
+    if names is not None:
+        return {name: plain(getattr(obj, name)) for name in names}
+    if cls is list or cls is tuple:
+        return [plain(value) for value in obj]
+    if cls is dict:
+        return {key: plain(value) for key, value in obj.items()}
+    return obj
 
 
 def _bbox(value: Any) -> BBox | None:
