@@ -14,6 +14,9 @@ from typing import Any
 MAPPING_VERSION = 1
 
 KEYWORD = {"type": "keyword"}
+# For values read from paper: an overlong one (a whole paragraph read as one field) is kept
+# in _source but not indexed, instead of failing the document (Lucene's term limit).
+LONG_KEYWORD = {"type": "keyword", "ignore_above": 4096}
 # Stored in _source for display only: neither indexed nor searchable.
 STORED_ONLY = {"type": "object", "enabled": False}
 
@@ -37,11 +40,11 @@ DOCUMENTS: dict[str, Any] = {
         "valid_id_numbers": KEYWORD,
         "reuse_kind": KEYWORD,
         # "name=value" for every field with a value: exact field filters by terms.
-        "field_pairs": KEYWORD,
+        "field_pairs": LONG_KEYWORD,
         "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
         "year": KEYWORD,
-        "office": KEYWORD,
-        "office_folded": KEYWORD,
+        "office": LONG_KEYWORD,
+        "office_folded": LONG_KEYWORD,
         "dossier_id": KEYWORD,
         "created_at": {"type": "date"},
         "seconds": {"type": "float"},  # document-level stages

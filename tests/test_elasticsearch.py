@@ -66,9 +66,7 @@ def es_url() -> str:
     return url
 
 
-SECURE_CA = os.environ.get(
-    "DOSSIER_ES_SECURE_CA_FILE", str(REPO / ".es/secure-ca.crt")
-)
+SECURE_CA = os.environ.get("DOSSIER_ES_SECURE_CA_FILE", str(REPO / ".es/secure-ca.crt"))
 
 
 @pytest.fixture(scope="session")
@@ -759,3 +757,15 @@ def test_reindex_refuses_a_foreign_reuse_log(es: ElasticsearchIndex, sqlite: Sql
     with pytest.raises(BackendError, match="differs"):
         copy_catalog(sqlite, es)
     assert es.count_documents() == 0
+
+
+def test_an_overlong_field_value_does_not_fail_the_document(es: ElasticsearchIndex) -> None:
+    """A field read as a whole page of text (past Lucene's term limit) is stored, not
+    indexed as a filter value, and the document is still written and found."""
+    doc = corpus()[4]
+    doc.fields.append(
+        Field("subject", "Về việc " + "rất dài " * 5000, "", 50.0, 0, None, "t", "1", True)
+    )
+    es.put_document(doc)
+    assert es.get_document(doc.id) == doc
+    assert es.search(SearchQuery(text="nghỉ phép")).total == 1
