@@ -138,6 +138,12 @@ def comparison_image(clean_image: np.ndarray) -> np.ndarray:
     """What is stored per page and what a query is compared as: the cleaned page's text
     box with a small margin, as black ink on white, scaled to COMPARE_WIDTH (so two scans
     of one paper come out at the same scale whatever their resolution)."""
+    return comparison_geometry(clean_image)[0]
+
+
+def comparison_geometry(clean_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(comparison image, 2x3 affine mapping cleaned-page pixels to comparison pixels):
+    the crop to the text box moves the origin, so field boxes need the offset too."""
     ink = _ink(clean_image)
     x0, y0, x1, y1 = _text_box(ink)
     bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
@@ -153,7 +159,10 @@ def comparison_image(clean_image: np.ndarray) -> np.ndarray:
     size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(crop, size, interpolation=interpolation)
-    return np.where(resized >= 128, 0, 255).astype(np.uint8)
+    sx, sy = size[0] / cw, size[1] / ch
+    # Crop column c is cleaned-page column c + x0 - pad_x.
+    matrix = np.array([[sx, 0.0, -(x0 - pad_x) * sx], [0.0, sy, -(y0 - pad_y) * sy]])
+    return np.where(resized >= 128, 0, 255).astype(np.uint8), matrix
 
 
 def page_hash(comparison: np.ndarray) -> int:

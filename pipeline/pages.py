@@ -150,13 +150,16 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["cleanup"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    comparison = near.comparison_image(clean.image)
+    comparison, to_compare = near.comparison_geometry(clean.image)
     page_hash = near.page_hash(comparison)
     ok, png = cv2.imencode(".png", comparison, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     compare_data = png.tobytes() if ok else None
-    # Original pixels -> comparison pixels: the cleanup's transform, then the resize.
-    factor = comparison.shape[1] / max(clean.image.shape[1], 1)
-    compare_transform = (np.diag([factor, factor]) @ np.asarray(clean.transform)).tolist()
+    # Original pixels -> comparison pixels: the cleanup's transform, then the crop to the
+    # text box and its resize (the crop's offset matters: field boxes are re-read there).
+    cleaned = np.asarray(clean.transform, dtype=np.float64)
+    compare_transform = np.hstack(
+        [to_compare[:, :2] @ cleaned[:, :2], to_compare[:, :2] @ cleaned[:, 2:] + to_compare[:, 2:]]
+    ).tolist()
     timings["hash"] = time.perf_counter() - started
     if task.near_check:
         started = time.perf_counter()
