@@ -47,6 +47,7 @@ class EngineRun:
     seconds: float
     texts: dict[str, str] = field(default_factory=dict)  # page file name -> text
     error: str | None = None
+    statuses: dict[str, str] = field(default_factory=dict)  # dossier: page file -> status
 
 
 def normalize_text(text: str) -> str:
@@ -176,7 +177,10 @@ def run_dossier(
         return run
     for line in proc.stdout.splitlines():
         record = json.loads(line)
-        if "summary" in record or record.get("status") == "failed":
+        if "summary" in record:
+            continue
+        run.statuses[Path(record["source"]).name] = record["status"]
+        if record["status"] == "failed" or not record.get("id"):
             continue
         shown = subprocess.run(
             [str(VENV_BIN / "dossier"), "show", record["id"], "--json", "--store", str(store)],
@@ -248,6 +252,9 @@ def summarize(runs: list[EngineRun], pages: list[BenchPage], jobs: int) -> dict:
             "pages_read": len(last.texts),
             "error": last.error,
         }
+        if last.statuses:
+            # A page not "new" was not read by this run (set aside, or reused from another).
+            engines[engine]["not_new"] = {k: v for k, v in last.statuses.items() if v != "new"}
     report: dict = {"pages": len(pages), "jobs": jobs, "engines": engines, "ratios": {}}
     rate = {e: v["pages_per_second"] for e, v in engines.items() if v["pages_per_second"]}
     if "dossier" in rate:

@@ -33,7 +33,7 @@ MAX_SKEW = 10.0  # degrees searched either way
 MIN_SKEW = 0.1  # below this the page is left unrotated
 NOISE_MEDIAN = 6.0  # gray-level noise sigma above which a median filter is applied
 NOISE_STRONG = 25.0
-UNEVEN_LIGHTING = 0.12  # background spread (fraction of paper white) that calls for adaptive
+UNEVEN_LIGHTING = 0.2  # background spread (fraction of paper-to-ink contrast) calling for adaptive
 OSD_MIN_CONFIDENCE = 2.0
 OWN_SIDEWAYS_RATIO = 1.6  # profile-sharpness ratio that makes the own 90/270 test confident
 OWN_FLIP_RATIO = 1.5  # ink above/below the x-height band that lets the own test turn a page
@@ -392,7 +392,10 @@ def cleanup(
     background = _background(small)
     paper = float(np.median(background))
     spread = float(np.percentile(background, 95) - np.percentile(background, 5))
-    uneven = spread > UNEVEN_LIGHTING * max(paper, 1.0)
+    # Judge the shading against the text's own contrast: a 20-level shadow is harmless
+    # under black print but swallows a faint photocopy (paper 210, ink 130).
+    ink_level = float(np.percentile(small, 1))
+    uneven = spread > UNEVEN_LIGHTING * max(paper - ink_level, 1.0)
     normalized = _normalize(small, background)
     _, ink = cv2.threshold(normalized, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
 
@@ -460,6 +463,10 @@ def cleanup(
         metrics.binarization = "normalized"
     else:
         binary = _binarize(page, uneven)
+        if not uneven and np.mean(binary < 128) > 0.3:
+            # Global Otsu split the paper itself (a shaded or tinted page): normalize first.
+            uneven = True
+            binary = _binarize(page, uneven)
         metrics.binarization = "adaptive" if uneven else "otsu"
     if _clear_edge_blobs(binary):
         metrics.border_removed = True

@@ -208,3 +208,22 @@ def test_page_hash_is_stable_across_rescans_and_moves_for_another_person(form):
     assert page_phash(np.full((100, 100), 255, np.uint8)) == page_phash(
         np.full((50, 80), 255, np.uint8)
     )
+
+
+def test_photocopied_card_on_shaded_page_keeps_its_text():
+    """GIVEN samples/dossier_batch_01.pdf page 4: a low-contrast photocopy of an ID card
+    on a shaded page (global Otsu once split the paper and the page came out blank)
+    WHEN it is cleaned
+    THEN the text survives binarization."""
+    from pathlib import Path
+
+    from ocr.pdf import PdfSource
+
+    source = PdfSource(Path(__file__).resolve().parent.parent / "samples/dossier_batch_01.pdf")
+    try:
+        pixels, dpi = source.rasterize(3, 300, 200_000_000)
+    finally:
+        source.close()
+    cleaned = cleanup(pixels, dpi_hint=dpi)
+    ink = float(np.mean(cleaned.image < 128))
+    assert 0.003 < ink < 0.1, (ink, cleaned.metrics)
