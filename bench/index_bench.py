@@ -128,16 +128,43 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def server_cpu_seconds(index: Any) -> float:
+    """CPU time the Elasticsearch node has used so far (0 for the embedded backend, whose
+    work is in this process)."""
+    client = getattr(index, "client", None)
+    if client is None:
+        return 0.0
+    stats = client.nodes.stats(node_id="_local", metric="process")
+    node = next(iter(stats["nodes"].values()))
+    return node["process"]["cpu"]["total_in_millis"] / 1000
+
+
 def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any]:
+    """Bulk-index `count` documents, then time the query mix `repeat` times. Wall times
+    depend on what else the machine runs; CPU seconds (this process plus the server) do
+    not, so both are reported."""
+    write_cpu = 0.0
+
     def write(docs: list[Document]) -> None:
+        nonlocal write_cpu
+        cpu = time.process_time()
         if name == "elasticsearch":
             index.put_documents(docs, refresh=False)  # one refresh at the end
         else:
             index.put_documents(docs)  # one transaction per 1,000 documents
+        write_cpu += time.process_time() - cpu
 
+    server_before = server_cpu_seconds(index)
     started = time.perf_counter()
+    generating = 0.0  # making the synthetic documents is not the backend's time
     batch: list[Document] = []
-    for doc in documents(count):
+    stream = documents(count)
+    while True:
+        t0 = time.perf_counter()
+        doc = next(stream, None)
+        generating += time.perf_counter() - t0
+        if doc is None:
+            break
         batch.append(doc)
         if len(batch) == 1000:
             write(batch)
@@ -146,7 +173,8 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
         write(batch)
     if name == "elasticsearch":
         index.refresh()
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started - generating
+    index_cpu = write_cpu + server_cpu_seconds(index) - server_before
     print(f"{name}: {count} documents in {seconds:.1f} s", file=sys.stderr)
 
     queries = query_mix()
@@ -154,21 +182,27 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
         index.search(query)
     latencies: list[float] = []
     totals = []
+    server_before, cpu_before = server_cpu_seconds(index), time.process_time()
     for _ in range(repeat):
         for query in queries:
             t0 = time.perf_counter()
             result = index.search(query)
             latencies.append((time.perf_counter() - t0) * 1000)
             totals.append(result.total)
+    search_cpu = time.process_time() - cpu_before + server_cpu_seconds(index) - server_before
     return {
         "documents": count,
         "index_seconds": round(seconds, 2),
         "docs_per_second": round(count / seconds, 1),
+        "index_cpu_seconds": round(index_cpu, 2),
+        "docs_per_cpu_second": round(count / index_cpu, 1),
         "search_queries": len(latencies),
         "search_ms_median": round(statistics.median(latencies), 2),
         "search_ms_p95": round(percentile(latencies, 0.95), 2),
         "search_ms_max": round(max(latencies), 2),
+        "search_cpu_ms_per_query": round(search_cpu * 1000 / len(latencies), 2),
         "mean_hits": round(statistics.mean(totals), 1),
+        "load_average": os.getloadavg()[0],
     }
 
 
@@ -209,11 +243,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown backend {backend!r}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"{'backend':<15}{'docs/s':>10}{'median ms':>12}{'p95 ms':>10}")
+    print(
+        f"{'backend':<15}{'docs/s':>10}{'docs/cpu-s':>12}{'median ms':>12}{'p95 ms':>10}"
+        f"{'cpu ms/q':>10}"
+    )
     for backend, r in results.items():
         print(
-            f"{backend:<15}{r['docs_per_second']:>10}{r['search_ms_median']:>12}"
-            f"{r['search_ms_p95']:>10}"
+            f"{backend:<15}{r['docs_per_second']:>10}{r['docs_per_cpu_second']:>12}"
+            f"{r['search_ms_median']:>12}{r['search_ms_p95']:>10}{r['search_cpu_ms_per_query']:>10}"
         )
     return 0
 

@@ -769,3 +769,19 @@ def test_an_overlong_field_value_does_not_fail_the_document(es: ElasticsearchInd
     es.put_document(doc)
     assert es.get_document(doc.id) == doc
     assert es.search(SearchQuery(text="nghỉ phép")).total == 1
+
+
+def test_folded_terms_are_the_query_terms() -> None:
+    """The cached word-by-word folding gives exactly the SQLite backend's terms."""
+    import unicodedata
+
+    from indexer.elasticsearch import folded_terms
+    from indexer.highlight import query_terms
+
+    samples = [doc.text for doc in corpus()] + [
+        unicodedata.normalize("NFD", "NGUYỄN VĂN ĐỨC, số 1234/QĐ-UBND"),
+        "ΟΔΥΣΣΕΥΣ Σ\\tđường\\n\\nphố  a_b 12.5 \\u0301x",
+        "",
+    ]
+    for text in samples:
+        assert folded_terms(text) == " ".join(query_terms(text))
