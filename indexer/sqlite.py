@@ -49,7 +49,6 @@ CREATE TABLE IF NOT EXISTS documents (
     expiry_date TEXT,
     main_date TEXT,
     office TEXT,
-    office_folded TEXT,
     dossier_id TEXT,
     created_at TEXT NOT NULL,
     seconds REAL,
@@ -136,8 +135,12 @@ CREATE TABLE IF NOT EXISTS reuse_log (
 );
 CREATE INDEX IF NOT EXISTS reuse_log_at ON reuse_log(at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_dossier ON documents(dossier_id);
+CREATE INDEX IF NOT EXISTS documents_type_date ON documents(doc_type, main_date);
+-- Folded words of the text and fields, and of the issuing office: the office filter is
+-- a full-text match on its own column, not a LIKE scan of every row.
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    folded, tokenize = 'unicode61 remove_diacritics 2'
+    folded, office, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 
@@ -155,13 +158,23 @@ def _unsigned64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression: every folded term must occur (quoted, so no operator
-    in user input is interpreted)."""
+# Above this many text matches, ranking by relevance costs more than it tells (the
+# words are in most documents): such results come newest first.
+RANK_LIMIT = 5000
+
+
+def fts_query(text: str, office: str | None = None) -> str | None:
+    """An FTS5 MATCH expression: every folded term of the text must occur in the text
+    column, every term of `office` in the office column (terms quoted, so no operator in
+    user input is interpreted)."""
+    parts = []
     terms = query_terms(text)
-    if not terms:
-        return None
-    return " ".join(f'"{t}"' for t in terms)
+    if terms:
+        parts.append("folded : (" + " ".join(f'"{t}"' for t in terms) + ")")
+    office_terms = query_terms(office or "")
+    if office_terms:
+        parts.append("office : (" + " ".join(f'"{t}"' for t in office_terms) + ")")
+    return " AND ".join(parts) or None
 
 
 class SqliteIndex:
@@ -261,8 +274,8 @@ class SqliteIndex:
         cursor = conn.execute(
             "INSERT INTO documents (id, sha256, source_path, media_type, first_page, last_page,"
             " doc_type, status, person_id, doc_number, expiry_date, main_date, office,"
-            " office_folded, dossier_id, created_at, seconds, reuse_kind)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " dossier_id, created_at, seconds, reuse_kind)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.id,
                 doc.source.sha256,
@@ -277,7 +290,6 @@ class SqliteIndex:
                 doc.field_value("expiry_date"),
                 doc.main_date,
                 office,
-                fold(office) if office else None,
                 doc.dossier_id,
                 doc.created_at,
                 seconds,
@@ -292,8 +304,12 @@ class SqliteIndex:
         if not (doc.reuse and doc.reuse.kind == "near"):
             # A re-scan carries the text of the paper it re-scans: one paper, one hit.
             conn.execute(
-                "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
-                (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
+                "INSERT INTO documents_fts (rowid, folded, office) VALUES (?, ?, ?)",
+                (
+                    rowid,
+                    fold(" ".join([text, *(f.value or "" for f in doc.fields)])),
+                    fold(office) if office else "",
+                ),
             )
         if doc.dossier_id:
             conn.execute(
@@ -555,7 +571,8 @@ class SqliteIndex:
         if query.doc_type:
             # With a text match, the FTS index must drive the query: unary + keeps the
             # planner from scanning every document of the type instead (10x slower).
-            where.append("+d.doc_type = ?" if fts_query(query.text) else "d.doc_type = ?")
+            text_match = fts_query(query.text, query.office) is not None
+            where.append("+d.doc_type = ?" if text_match else "d.doc_type = ?")
             args.append(query.doc_type)
         if query.citizen_id:
             # IN over the fields_value index, not a correlated EXISTS per document.
@@ -566,8 +583,7 @@ class SqliteIndex:
             args += [query.citizen_id, query.citizen_id]
         for name, value in sorted(query.fields.items()):
             where.append(
-                "EXISTS (SELECT 1 FROM fields f WHERE f.document_id = d.id"
-                " AND f.name = ? AND f.value = ?)"
+                "d.id IN (SELECT f.document_id FROM fields f WHERE f.name = ? AND f.value = ?)"
             )
             args += [name, value]
         if query.date_from:
@@ -576,9 +592,6 @@ class SqliteIndex:
         if query.date_to:
             where.append("d.main_date <= ?")
             args.append(query.date_to)
-        if query.office:
-            where.append("d.office_folded LIKE ?")
-            args.append(f"%{fold(query.office)}%")
         if query.dossier:
             where.append("d.dossier_id = ?")
             args.append(query.dossier)
@@ -586,37 +599,19 @@ class SqliteIndex:
 
     def search(self, query: SearchQuery) -> SearchResult:
         where, args = self._filters(query)
-        match = fts_query(query.text)
-        if match is None and query.text.strip():
+        match = fts_query(query.text, query.office)
+        if match is None and (query.text.strip() or (query.office or "").strip()):
             return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
         try:
-            if match:
-                # Match once into a temporary table; the count, the page and every facet
-                # then read that small set instead of running the full-text match again.
-                self.conn.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS search_hits"
-                    " (rid INTEGER PRIMARY KEY, score REAL NOT NULL)"
-                )
-                self.conn.execute("DELETE FROM search_hits")
-                clause = "".join(f" AND {w}" for w in where)
-                self.conn.execute(
-                    "INSERT INTO search_hits (rid, score) SELECT d.rowid, -bm25(documents_fts)"
-                    " FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid"
-                    f" WHERE documents_fts MATCH ?{clause}",
-                    [match, *args],
-                )
-                source, clause, args = "search_hits h JOIN documents d ON d.rowid = h.rid", "", []
-                score = "h.score"
-            else:
-                source, score = "documents d", "0.0"
-                clause = (" WHERE " + " AND ".join(where)) if where else ""
-            total = self.conn.execute(f"SELECT COUNT(*) FROM {source}{clause}", args).fetchone()[0]
+            source, ranked = self._collect(match, where, args)
+            total = self.conn.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
+            order = "h.score DESC, d.created_at DESC" if ranked else "d.created_at DESC"
             rows = self.conn.execute(
-                f"SELECT d.id, {score} AS score, d.doc_type, d.source_path FROM {source}"
-                f"{clause} ORDER BY score DESC, d.created_at DESC, d.id LIMIT ? OFFSET ?",
-                [*args, query.limit, query.offset],
+                f"SELECT d.id, {'h.score' if ranked else '0.0'}, d.doc_type, d.source_path"
+                f" FROM {source} ORDER BY {order}, d.id LIMIT ? OFFSET ?",
+                [query.limit, query.offset],
             ).fetchall()
-            facets = self._facets(source, clause, args)
+            facets = self._facets(source)
         except sqlite3.OperationalError as exc:
             raise BackendError(f"The search could not run: {exc}.") from exc
         terms = query_terms(query.text)
@@ -633,13 +628,51 @@ class SqliteIndex:
         ]
         return SearchResult(total=total, hits=hits, facets=facets)
 
+    def _collect(self, match: str | None, where: list[str], args: list[Any]) -> tuple[str, bool]:
+        """Find the matching documents once, into a temporary table that the count, the
+        page and every facet then read (CROSS JOIN: the small set drives the join).
+        Returns the FROM clause and whether results are ranked by relevance."""
+        if match is None and not where:
+            return "documents d", False
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS search_hits"
+            " (rid INTEGER PRIMARY KEY, score REAL NOT NULL)"
+        )
+        self.conn.execute("DELETE FROM search_hits")
+        clause = "".join(f" AND {w}" for w in where)
+        ranked = False
+        if match is None:
+            self.conn.execute(
+                f"INSERT INTO search_hits (rid, score) SELECT d.rowid, 0 FROM documents d"
+                f" WHERE {' AND '.join(where)}",
+                args,
+            )
+        else:
+            broad = (
+                self.conn.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
+                    " LIMIT ?)",
+                    (match, RANK_LIMIT + 1),
+                ).fetchone()[0]
+                > RANK_LIMIT
+            )
+            ranked = not broad
+            score = "0" if broad else "-bm25(documents_fts)"
+            self.conn.execute(
+                f"INSERT INTO search_hits (rid, score) SELECT d.rowid, {score}"
+                " FROM documents_fts CROSS JOIN documents d ON d.rowid = documents_fts.rowid"
+                f" WHERE documents_fts MATCH ?{clause}",
+                [match, *args],
+            )
+        return "search_hits h CROSS JOIN documents d ON d.rowid = h.rid", ranked
+
     def _text(self, doc_id: str) -> str:
         row = self.conn.execute(
             "SELECT text FROM document_bodies WHERE id = ?", (doc_id,)
         ).fetchone()
         return row[0] if row else ""
 
-    def _facets(self, source: str, clause: str, args: list[Any]) -> dict[str, dict[str, int]]:
+    def _facets(self, source: str) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
         expressions = {
             "doc_type": "d.doc_type",
@@ -648,9 +681,8 @@ class SqliteIndex:
         }
         for name, expression in expressions.items():
             rows = self.conn.execute(
-                f"SELECT {expression} AS k, COUNT(*) FROM {source}{clause}"
-                f" GROUP BY k HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20",
-                args,
+                f"SELECT {expression} AS k, COUNT(*) FROM {source}"
+                f" GROUP BY k HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20"
             )
             facets[name] = {key: count for key, count in rows}
         return facets

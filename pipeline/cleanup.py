@@ -46,7 +46,6 @@ class CleanPage:
     metrics: CleanupMetrics
     transform: np.ndarray  # 2x3 affine: original page pixel -> cleaned image pixel
     dpi: int  # effective resolution of the cleaned image (Tesseract --dpi)
-    phash: int  # 64-bit perceptual hash of the cleaned page
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -372,7 +371,7 @@ def cleanup(
     color, gray = to_color_and_gray(image)
     metrics = CleanupMetrics()
     if not enabled or gray.size == 0 or min(gray.shape) < 16:
-        return CleanPage(gray, metrics, np.eye(2, 3), int(dpi_hint or 300), page_phash(gray))
+        return CleanPage(gray, metrics, np.eye(2, 3), int(dpi_hint or 300))
     if color is not None:
         gray, _ = drop_red(color, gray)
     h0, w0 = gray.shape
@@ -472,44 +471,5 @@ def cleanup(
         metrics.border_removed = True
 
     dpi = 300 if height is not None else int(dpi_hint or 300)
-    return CleanPage(binary, metrics, _affine(m), dpi, page_phash(binary))
+    return CleanPage(binary, metrics, _affine(m), dpi)
 
-
-# --- perceptual hash ---------------------------------------------------------------------
-
-
-def _content_box(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the rows and columns that hold text, ignoring specks: a row or
-    column counts when it has more ink than noise would leave."""
-    rows, cols = ink.sum(axis=1), ink.sum(axis=0)
-    r = np.nonzero(rows > 0.02 * ink.shape[1])[0]
-    c = np.nonzero(cols > 0.02 * ink.shape[0])[0]
-    if len(r) < 2 or len(c) < 2:
-        return 0, ink.shape[0], 0, ink.shape[1]
-    return int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1
-
-
-def page_phash(gray: np.ndarray) -> int:
-    """64-bit DCT perceptual hash of a page, cropped to its text so margins and scan
-    offsets do not count: low 8x8 DCT frequencies of a 32x32 thumbnail vs their median.
-
-    It proposes candidates only: forms of one template filled for different people land
-    a few bits apart, as re-scans do (see DESIGN.md, "Reuse")."""
-    gray = to_gray(gray)
-    if gray.size == 0:
-        return 0
-    small = _shrink(gray, 512)
-    _, ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    # The text box comes from a speck-free copy. Closing letters into word blobs makes
-    # the hash follow the layout, not the stroke weight a scanner's blur or threshold
-    # changes (measured: re-scans 4-6 bits instead of 4-8).
-    y0, y1, x0, x1 = _content_box(cv2.medianBlur(ink, 3))
-    blobs = cv2.morphologyEx(ink[y0:y1, x0:x1], cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
-    thumb = cv2.resize(blobs.astype(np.float32), (32, 32), interpolation=cv2.INTER_AREA)
-    low = cv2.dct(thumb)[:8, :8].ravel()
-    bits = low > np.median(low[1:])
-    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()

@@ -73,7 +73,7 @@ class CleanupMetrics:
     rotation: int = 0  # 0/90/180/270: coarse orientation fix applied
     scale: float = 1.0  # resize factor applied so text reaches Tesseract's preferred size
     x_height: float | None = None  # measured median x-height before rescaling, pixels
-    binarization: str = "none"  # "otsu" | "adaptive" | "none"
+    binarization: str = "none"  # "otsu" | "adaptive" | "normalized" (noisy: gray kept) | "none"
     denoise: str = "none"
     border_removed: bool = False
     contrast: float | None = None  # standard deviation of gray levels
