@@ -605,87 +605,89 @@ class SqliteIndex:
         try:
             source, ranked = self._collect(match, where, args)
             total = self.conn.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
-            order = "h.score DESC, d.created_at DESC" if ranked else "d.created_at DESC"
-            rows = self.conn.execute(
-                f"SELECT d.id, {'h.score' if ranked else '0.0'}, d.doc_type, d.source_path"
-                f" FROM {source} ORDER BY {order}, d.id LIMIT ? OFFSET ?",
-                [query.limit, query.offset],
+            order = "score DESC, created_at DESC" if ranked else "created_at DESC"
+            page = self.conn.execute(
+                f"SELECT rid, {'score' if ranked else '0.0'} FROM {source}"
+                f" ORDER BY {order}, rid DESC LIMIT ? OFFSET ?",
+                (query.limit, query.offset),
             ).fetchall()
-            facets = self._facets(source)
+            facets = {
+                name: dict(
+                    self.conn.execute(
+                        f"SELECT {name} AS k, COUNT(*) FROM {source} GROUP BY k"
+                        " HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20"
+                    ).fetchall()
+                )
+                for name in ("doc_type", "office", "year")
+            }
         except sqlite3.OperationalError as exc:
             raise BackendError(f"The search could not run: {exc}.") from exc
         terms = query_terms(query.text)
-        hits = [
-            SearchHit(
-                id=doc_id,
-                score=round(float(score_value), 4),
-                doc_type=doc_type,
-                highlight=highlight(self._text(doc_id), terms),
-                source=source_path,
-                fields=self._field_values(doc_id),
+        hits = []
+        for rid, score_value in page:
+            doc_id, doc_type, source_path = self.conn.execute(
+                "SELECT id, doc_type, source_path FROM documents WHERE rowid = ?", (rid,)
+            ).fetchone()
+            hits.append(
+                SearchHit(
+                    id=doc_id,
+                    score=round(float(score_value), 4),
+                    doc_type=doc_type,
+                    highlight=highlight(self._text(doc_id), terms),
+                    source=source_path,
+                    fields=self._field_values(doc_id),
+                )
             )
-            for doc_id, score_value, doc_type, source_path in rows
-        ]
         return SearchResult(total=total, hits=hits, facets=facets)
 
+    # What a result list needs of each match, copied once so that the count, the page and
+    # the facets read one small table instead of joining the catalog again and again.
+    _HIT_COLUMNS = "d.rowid, d.created_at, d.doc_type, d.office, substr(d.main_date, 1, 4)"
+    _ALL_DOCUMENTS = (
+        "(SELECT rowid AS rid, created_at, doc_type, office,"
+        " substr(main_date, 1, 4) AS year FROM documents)"
+    )
+
     def _collect(self, match: str | None, where: list[str], args: list[Any]) -> tuple[str, bool]:
-        """Find the matching documents once, into a temporary table that the count, the
-        page and every facet then read (CROSS JOIN: the small set drives the join).
-        Returns the FROM clause and whether results are ranked by relevance."""
+        """The matching documents, as a FROM clause with columns rid, score, created_at,
+        doc_type, office, year; and whether they are ranked by relevance."""
         if match is None and not where:
-            return "documents d", False
+            return self._ALL_DOCUMENTS, False
         self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS search_hits"
-            " (rid INTEGER PRIMARY KEY, score REAL NOT NULL)"
+            "CREATE TEMP TABLE IF NOT EXISTS search_hits (rid INTEGER PRIMARY KEY,"
+            " score REAL NOT NULL, created_at TEXT, doc_type TEXT, office TEXT, year TEXT)"
         )
         self.conn.execute("DELETE FROM search_hits")
-        clause = "".join(f" AND {w}" for w in where)
-        ranked = False
+        insert = (
+            "INSERT INTO search_hits (rid, created_at, doc_type, office, year, score)"
+            f" SELECT {self._HIT_COLUMNS}"
+        )
         if match is None:
+            self.conn.execute(f"{insert}, 0 FROM documents d WHERE {' AND '.join(where)}", args)
+            return "search_hits", False
+        broad = (
             self.conn.execute(
-                f"INSERT INTO search_hits (rid, score) SELECT d.rowid, 0 FROM documents d"
-                f" WHERE {' AND '.join(where)}",
-                args,
-            )
-        else:
-            broad = (
-                self.conn.execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
-                    " LIMIT ?)",
-                    (match, RANK_LIMIT + 1),
-                ).fetchone()[0]
-                > RANK_LIMIT
-            )
-            ranked = not broad
-            score = "0" if broad else "-bm25(documents_fts)"
-            self.conn.execute(
-                f"INSERT INTO search_hits (rid, score) SELECT d.rowid, {score}"
-                " FROM documents_fts CROSS JOIN documents d ON d.rowid = documents_fts.rowid"
-                f" WHERE documents_fts MATCH ?{clause}",
-                [match, *args],
-            )
-        return "search_hits h CROSS JOIN documents d ON d.rowid = h.rid", ranked
+                "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
+                " LIMIT ?)",
+                (match, RANK_LIMIT + 1),
+            ).fetchone()[0]
+            > RANK_LIMIT
+        )
+        score = "0" if broad else "-bm25(documents_fts)"
+        clause = "".join(f" AND {w}" for w in where)
+        self.conn.execute(
+            f"{insert}, {score} FROM documents_fts"
+            " CROSS JOIN documents d ON d.rowid = documents_fts.rowid"
+            f" WHERE documents_fts MATCH ?{clause}",
+            [match, *args],
+        )
+        return "search_hits", not broad
 
     def _text(self, doc_id: str) -> str:
         row = self.conn.execute(
             "SELECT text FROM document_bodies WHERE id = ?", (doc_id,)
         ).fetchone()
         return row[0] if row else ""
-
-    def _facets(self, source: str) -> dict[str, dict[str, int]]:
-        facets: dict[str, dict[str, int]] = {}
-        expressions = {
-            "doc_type": "d.doc_type",
-            "office": "d.office",
-            "year": "substr(d.main_date, 1, 4)",
-        }
-        for name, expression in expressions.items():
-            rows = self.conn.execute(
-                f"SELECT {expression} AS k, COUNT(*) FROM {source}"
-                f" GROUP BY k HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20"
-            )
-            facets[name] = {key: count for key, count in rows}
-        return facets
 
     def _field_values(self, doc_id: str) -> dict[str, str]:
         rows = self.conn.execute(
