@@ -95,17 +95,56 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def drop_red(bgr: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Lighten saturated red ink (seals, stamps) so text under it binarizes as text alone.
+    """Lighten the red ink of seals (stamps) so text under them binarizes as text alone.
 
-    Black text under red ink stays dark in all three channels, so it is not touched."""
+    Only roughly round, large red marks are seals; red print (a card's title and number,
+    a red heading) runs in long lines and is kept. Black text under red ink stays dark in
+    all three channels, so it is not touched."""
     b, g, r = cv2.split(bgr)
     redness = cv2.subtract(r, cv2.max(g, b))
     mask = (redness > 70) & (r > 110)
     if not mask.any():
         return gray, False
+    seals = _seal_mask(mask)
+    if not seals.any():
+        return gray, False
     out = gray.copy()
-    out[mask] = r[mask]
+    out[seals] = r[seals]
     return out, True
+
+
+def _seal_mask(red: np.ndarray) -> np.ndarray:
+    """The part of a red-ink mask that belongs to seals: blobs (the ring and the words in
+    it merged) about as tall as wide and at least a twentieth of the page's short side,
+    and red marks inside them."""
+    h, w = red.shape
+    k = max(1, int(np.ceil(max(h, w) / WORK_SIDE)))
+    small = cv2.resize(
+        red.astype(np.uint8) * 255, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA
+    )
+    small = (small > 0).astype(np.uint8)
+    # Close the gaps between a seal's ring, star and lettering (a few points at 300 dpi).
+    reach = max(3, min(small.shape) // 100)
+    joined = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    least = min(small.shape) / 20
+    round_ = (bw >= least) & (bh >= least) & (bw <= 1.6 * bh) & (bh <= 1.6 * bw)
+    round_[0] = False
+    if not round_.any():
+        return np.zeros_like(red)
+    # The seal's own lettering may stand apart from its ring: inside the ring, it is seal.
+    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    seal = round_.copy()
+    for i in np.nonzero(round_)[0]:
+        seal |= (
+            (x0 >= x0[i]) & (y0 >= y0[i]) & (x0 + bw <= x0[i] + bw[i]) & (y0 + bh <= y0[i] + bh[i])
+        )
+    seal[0] = False
+    keep = cv2.resize(
+        seal[labels].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST
+    ).astype(bool)
+    return red & keep
 
 
 def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
@@ -472,4 +511,3 @@ def cleanup(
 
     dpi = 300 if height is not None else int(dpi_hint or 300)
     return CleanPage(binary, metrics, _affine(m), dpi)
-

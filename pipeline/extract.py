@@ -97,14 +97,51 @@ class Line:
         return " ".join(w.text for w in self.words)
 
 
+def _rotation(page: Page) -> int:
+    return (page.cleanup.rotation if page.cleanup is not None else 0) % 360
+
+
+def upright_box(box: BBox, rotation: int, width: int, height: int) -> BBox:
+    """A box in the page's pixels (as scanned) -> the same box on the page turned upright
+    (`rotation` degrees clockwise, as cleanup turned it before OCR). Geometry (left of,
+    below) only means something upright: a page scanned upside down reads bottom to top."""
+    x0, y0, x1, y1 = box
+    if rotation == 90:
+        return (height - y1, x0, height - y0, x1)
+    if rotation == 180:
+        return (width - x1, height - y1, width - x0, height - y0)
+    if rotation == 270:
+        return (y0, width - x1, y1, width - x0)
+    return box
+
+
+def page_box(box: BBox, rotation: int, width: int, height: int) -> BBox:
+    """The inverse of upright_box: an upright box back in the page's own pixels."""
+    if rotation == 90:
+        return upright_box(box, 270, height, width)
+    if rotation == 270:
+        return upright_box(box, 90, height, width)
+    return upright_box(box, rotation, width, height)
+
+
 def build_lines(page: Page, page_no: int) -> list[Line]:
     """Text lines of a page by geometry: Tesseract's lines, merged when they share a row
-    (a label and its value printed far apart land in different OCR blocks)."""
+    (a label and its value printed far apart land in different OCR blocks). Boxes are
+    those of the upright page (see upright_box)."""
+    rotation = _rotation(page)
     groups: dict[int, list[Word]] = {}
+    tall = [w.bbox[3] - w.bbox[1] for w in page.words if len(w.text.strip()) >= 3]
+    debris = 0.45 * statistics.median(tall) if tall else 0.0
     for word in page.words:
         if word.text and word.text.strip():
+            text = word.text.strip()
+            if len(text) <= 2 and word.bbox[3] - word.bbox[1] < debris and re.search(r"\w", text):
+                # A tone mark or speck Tesseract read on its own as a letter ("Ấ" over
+                # a word): it would pose as a value or break a line.
+                continue
             # A copy in NFC: token offsets index the NFC text; the caller's page is untouched.
-            copy = Word(nfc(word.text.strip()), word.bbox, word.confidence, word.line_id)
+            box = upright_box(word.bbox, rotation, page.width, page.height)
+            copy = Word(nfc(text), box, word.confidence, word.line_id)
             groups.setdefault(word.line_id, []).append(copy)
     rows: list[list[Word]] = []
     for words in sorted(groups.values(), key=lambda ws: _center(ws)):
@@ -373,6 +410,43 @@ class _DocumentLines:
             return self.lines[nxt]
         return None
 
+    def value_below(self, match: LabelMatch) -> tuple[list[Word], Line] | None:
+        """The value printed under a label that has none beside it: the next line's piece
+        in the label's column ("Họ và tên / Full name:" over the name). The other language's
+        label on its own piece is skipped ("Có giá trị đến:" / "Date of expiry" / date)."""
+        line = match.line
+        left = line.words[line.tokens[match.start].word].bbox[0] - 2 * line.height
+        right = line.words[line.tokens[match.end - 1].word].bbox[2]
+        nxt = self.next_line(line)
+        for _ in range(2):
+            if nxt is None or nxt.top - line.bottom > 2.5 * line.height:
+                return None
+            pieces = [
+                seg
+                for seg in segments(nxt)
+                if nxt.words[seg[0]].bbox[0] >= left and nxt.words[seg[0]].bbox[0] < right
+            ]
+            if not pieces:
+                return None
+            piece = pieces[0]
+            labels = [
+                m
+                for m in self.matches[nxt.order]
+                if piece[0] <= nxt.tokens[m.start].word <= piece[-1]
+            ]
+            at_start = [m for m in labels if nxt.tokens[m.start].word == piece[0]]
+            if at_start and at_start[0].fields & match.fields:
+                last = nxt.tokens[at_start[0].end - 1].word
+                if last == piece[-1]:
+                    line, nxt = nxt, self.next_line(nxt)  # the same label, translated
+                    continue
+            if at_start:
+                return None  # another field's label: this one has no value
+            stop = min((nxt.tokens[m.start].word for m in labels), default=piece[-1] + 1)
+            words = tidy_words(nxt.words[piece[0] : stop])
+            return (words, nxt) if words else None
+        return None
+
     def values_after(self, match: LabelMatch) -> list[Value | None]:
         """The value(s) right of a label (until the next label), else on the next line.
         Several gap-separated parts are several values (two-column forms)."""
@@ -382,22 +456,10 @@ class _DocumentLines:
         end_token = following[0] if following else None
         words = tidy_words(_value_words(line, match.end, end_token))
         if not words:
-            nxt = self.next_line(line)
-            # "Có giá trị đến:" / "Date of expiry" / value: skip the other language's label.
-            if nxt is not None and any(
-                m.start == 0 and m.end == len(nxt.tokens) and m.fields & match.fields
-                for m in self.matches[nxt.order]
-            ):
-                line, nxt = nxt, self.next_line(nxt)
-            if nxt is None or any(m.start == 0 for m in self.matches[nxt.order]):
+            below = self.value_below(match)
+            if below is None:
                 return [None]
-            if nxt.top - line.bottom > 2.5 * line.height:
-                return [None]
-            starts = [m.start for m in self.matches[nxt.order]]
-            words = tidy_words(_value_words(nxt, None, starts[0] if starts else None))
-            line = nxt
-            if not words:
-                return [None]
+            words, line = below
         parts = split_parts(_meaningful(words), line.height)
         if len(parts) > 1:
             # A table's vertical rule read as "|", "l" or "I" is not a value.
@@ -408,9 +470,6 @@ class _DocumentLines:
         """Join the next line to a multi-line value (a long address): the part of it in the
         value's column, when that part carries no label and sits just below."""
         line = value.line
-        nxt = self.next_line(line)
-        if nxt is None or nxt.top - line.bottom > self.line_gap(line.page) + 0.35 * line.height:
-            return value
         # The column: from the label when the value stands beside it, else from the value.
         if value.line is match.line:
             left = match.line.words[match.line.tokens[match.start].word].bbox[0]
@@ -418,12 +477,24 @@ class _DocumentLines:
             left = min(w.bbox[0] for w in value.words)
         left -= line.height
         right = max(w.bbox[2] for w in value.words)
-        chosen = [
-            i
-            for seg in segments(nxt)
-            if nxt.words[seg[-1]].bbox[2] > left and nxt.words[seg[0]].bbox[0] < right
-            for i in seg
-        ]
+        nxt: Line | None = line
+        chosen: list[int] = []
+        # A row with nothing readable in the column (another column's label, tone marks
+        # read apart) lies between the value and its continuation: look one row further.
+        for _ in range(2):
+            nxt = self.next_line(nxt)
+            if nxt is None or nxt.top - line.bottom > self.line_gap(line.page) + 0.35 * line.height:
+                return value
+            chosen = [
+                i
+                for seg in segments(nxt)
+                if nxt.words[seg[-1]].bbox[2] > left and nxt.words[seg[0]].bbox[0] < right
+                for i in seg
+            ]
+            if any(re.search(r"\w", nxt.words[i].text) for i in chosen):
+                break
+        else:
+            return value
         if not chosen or nxt.words[chosen[0]].bbox[0] < left:
             return value
         labelled = {
@@ -500,6 +571,15 @@ def locate_label(doc: _DocumentLines, spec: FieldSpec, stop_patterns: list[str])
     if spec.nth == 1:
         # One value wanted: the first that reads as this field's kind (a date for a date).
         readable = [(v, m) for v, m in found if v and normalize(spec.normalizer, v.text)[0]]
+        if not readable:
+            # What stands beside the label is another column's text (a card's expiry
+            # label shares its row with the address): the value may be under the label.
+            for m in {id(m): m for _, m in found}.values():
+                below = doc.value_below(m)
+                if below and normalize(spec.normalizer, " ".join(w.text for w in below[0]))[0]:
+                    words, line = below
+                    readable = [(Value(words, " ".join(w.text for w in words), line.page, line), m)]
+                    break
         if readable:
             value, match = readable[0]
     if value is None:
@@ -586,7 +666,15 @@ def _bbox(words: list[Word]) -> BBox | None:
     )
 
 
-def make_field(spec: FieldSpec, value: Value) -> Field:
+def _field_box(words: list[Word], page: Page | None) -> BBox | None:
+    box = _bbox(words)
+    if box is None or page is None:
+        return box
+    return page_box(box, _rotation(page), page.width, page.height)
+
+
+def make_field(spec: FieldSpec, value: Value, page: Page | None = None) -> Field:
+    """The field read from `value`; its box in `page`'s own pixels (as scanned)."""
     raw = re.sub(r"\s+", " ", value.text).strip()
     text = raw
     if spec.value_pattern:
@@ -604,7 +692,7 @@ def make_field(spec: FieldSpec, value: Value) -> Field:
         raw=raw,
         confidence=round(confidence, 1),
         page=value.page,
-        bbox=_bbox(words),
+        bbox=_field_box(words, page),
         extractor=EXTRACTOR,
         extractor_version=EXTRACTOR_VERSION,
         valid=normalized is not None,
@@ -625,7 +713,8 @@ def extract_fields(
         else:
             value = locate_label(doc, spec, stop_patterns)
         if value is not None and _meaningful(value.words):
-            fields.append(make_field(spec, value))
+            page = pages[value.page] if value.page < len(pages) else None
+            fields.append(make_field(spec, value, page))
     return validate_fields(fields, schema, today)
 
 

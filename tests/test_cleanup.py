@@ -206,3 +206,21 @@ def test_photocopied_card_on_shaded_page_keeps_its_text():
     cleaned = cleanup(pixels, dpi_hint=dpi)
     ink = float(np.mean(cleaned.image < 128))
     assert 0.003 < ink < 0.1, (ink, cleaned.metrics)
+
+
+def test_red_print_is_kept_while_the_seal_beside_it_is_dropped(form):
+    """GIVEN a page with a red printed line (a card's number, a red heading) and a seal
+    WHEN red ink is lightened for OCR
+    THEN only the seal goes: the red line is as dark as before."""
+    stamped = pages.red_stamp(form, centre=(900, 2200), radius=220)
+    cv2.putText(stamped, "040177618669", (300, 300), cv2.FONT_HERSHEY_SIMPLEX, 3, (40, 30, 210), 8)
+    gray = cv2.cvtColor(stamped, cv2.COLOR_BGR2GRAY)
+    lightened, dropped = drop_red(stamped, gray)
+    assert dropped
+    number = (stamped[..., 2] > 150) & (stamped[..., 1] < 100)
+    number[400:, :] = False
+    assert number.sum() > 1000
+    assert np.array_equal(lightened[number], gray[number])
+    seal = (stamped[..., 2] > 150) & (stamped[..., 1] < 100)
+    seal[:1900, :] = False
+    assert seal.sum() > 1000 and lightened[seal].min() > 150

@@ -113,6 +113,73 @@ def test_bilingual_labels_value_on_next_line_and_two_line_address():
     assert f["expiry_date"].value == "2044-03-04" and f["expiry_date"].valid
 
 
+CARD_ROWS = [
+    (600, 100, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    (600, 200, "CĂN CƯỚC CÔNG DÂN"),
+    (600, 240, "Citizen Identity Card"),
+    (500, 320, "Số / No.: 001219012345"),
+    (500, 390, "Họ và tên / Full name:"),
+    (500, 430, "NGUYỄN VĂN AN"),
+    (500, 500, "Ngày sinh / Date of birth: 04/03/2019"),
+    (500, 560, "Nơi thường trú / Place of residence:"),
+    (500, 600, "Số 12 phố Hàng Bạc, phường Hàng Bạc,"),
+    (100, 640, "Có giá trị đến:"),
+    (500, 640, "quận Hoàn Kiếm, Hà Nội"),
+    (100, 680, "Date of expiry"),
+    (100, 720, "04/03/2044"),
+]
+
+
+def test_card_expiry_under_its_labels_beside_another_columns_address():
+    """GIVEN a card whose expiry label shares its row with the address's second line, and
+    whose date stands under the English label
+    WHEN extracted THEN the expiry is the date below, the address its two lines."""
+    page = make_page(CARD_ROWS)
+    # Tesseract reads the label and the address beside it as one line.
+    row = {w.line_id for w in page.words if w.bbox[1] == 640}
+    page.words = [
+        Word(w.text, w.bbox, w.confidence, min(row)) if w.line_id in row else w for w in page.words
+    ]
+    [doc] = analyze([page], SCHEMAS, today=TODAY)
+    f = fields_of(doc)
+    assert f["expiry_date"].value == "2044-03-04"
+    assert f["place_of_residence"].value == (
+        "Số 12 phố Hàng Bạc, phường Hàng Bạc, quận Hoàn Kiếm, Hà Nội"
+    )
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_page_turned_upright_by_cleanup_is_read_upright(rotation):
+    """GIVEN a card scanned sideways or upside down (cleanup turned it before OCR, so the
+    word boxes, in the scan's own pixels, run backwards)
+    WHEN extracted
+    THEN labels and values are found as on the upright card, and each field's box is in
+    the scan's pixels again."""
+    from pipeline.extract import page_box
+    from pipeline.model import CleanupMetrics
+
+    upright = make_page(CARD_ROWS, width=1700, height=1000)
+    w, h = upright.width, upright.height
+    scan_w, scan_h = (h, w) if rotation % 180 else (w, h)
+    words = [
+        Word(x.text, page_box(x.bbox, rotation, scan_w, scan_h), x.confidence, x.line_id)
+        for x in upright.words
+    ]
+    scan = Page(0, scan_w, scan_h, 300, "ocr", words, cleanup=CleanupMetrics(rotation=rotation))
+    [doc] = analyze([scan], SCHEMAS, today=TODAY)
+    assert doc.doc_type == "cccd"
+    f = fields_of(doc)
+    assert f["full_name"].value == "NGUYỄN VĂN AN"
+    assert f["expiry_date"].value == "2044-03-04"
+    name_words = [x for x in words if x.text in ("NGUYỄN", "AN")]
+    assert f["full_name"].bbox == (
+        min(x.bbox[0] for x in name_words),
+        min(x.bbox[1] for x in name_words),
+        max(x.bbox[2] for x in name_words),
+        max(x.bbox[3] for x in name_words),
+    )
+
+
 def test_label_and_value_in_separate_ocr_blocks_on_one_row():
     page = make_page(
         [
