@@ -123,6 +123,13 @@ def query_mix(seed: int = 7) -> list[SearchQuery]:
     return queries
 
 
+def describe(query: SearchQuery) -> str:
+    """A short label for a query: its non-default parts."""
+    default = SearchQuery()
+    parts = [f"{k}={v!r}" for k, v in vars(query).items() if v != getattr(default, k)]
+    return " ".join(parts) or "all"
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -181,6 +188,7 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
     for query in queries:  # warm caches once, as a running server would be
         index.search(query)
     latencies: list[float] = []
+    per_query: dict[str, list[float]] = {}
     totals = []
     server_before, cpu_before = server_cpu_seconds(index), time.process_time()
     for _ in range(repeat):
@@ -188,6 +196,7 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
             t0 = time.perf_counter()
             result = index.search(query)
             latencies.append((time.perf_counter() - t0) * 1000)
+            per_query.setdefault(describe(query), []).append(latencies[-1])
             totals.append(result.total)
     search_cpu = time.process_time() - cpu_before + server_cpu_seconds(index) - server_before
     return {
@@ -202,6 +211,7 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
         "search_ms_max": round(max(latencies), 2),
         "search_cpu_ms_per_query": round(search_cpu * 1000 / len(latencies), 2),
         "mean_hits": round(statistics.mean(totals), 1),
+        "query_ms_median": {q: round(statistics.median(v), 2) for q, v in per_query.items()},
         "load_average": os.getloadavg()[0],
     }
 
