@@ -132,14 +132,34 @@ def normalize_name(raw: str) -> Normalized:
     if not value:
         return None, "no name found"
     words = value.split(" ")
-    known = surnames().get(fold(words[0]))
+    known = surnames().get(fold(words[0])) or _lost_or_doubled_letter(words[0])
     if len(words) >= 2 and known and known != words[0]:
         note = f"restored family name {words[0]}->{known}"
         return " ".join([known, *words[1:]]), note
     return value, None
 
 
-_MONTH_WORDS = r"(?:thang|th|t|/|-|\.|\s)"
+def _lost_or_doubled_letter(word: str) -> str | None:
+    """The one family name that `word` becomes by adding or removing one letter (a letter
+    lost under a seal or signature, "HẠM" for "PHẠM"; a vowel read twice, "NGUYÊỄN").
+    Never a changed letter: "TRẦM" is a family name of its own, not a misread "TRẦN"."""
+    listed = set(surnames().values())
+    if word in listed or len(word) < 3:
+        return None
+    near = [
+        name
+        for name in listed
+        if abs(len(name) - len(word)) == 1
+        and max(len(name), len(word)) >= 4  # "HOÀ" is not a misread "HÀ"
+        and Levenshtein.distance(name, word) == 1
+    ]
+    return near[0] if len(near) == 1 else None
+
+
+# Between day, month and year: a separator, or a word ("tháng", "năm", as OCR reads them:
+# "thúng", "nam"), or spaces.
+_DATE_SEP = r"(?:\s*[/.\-]\s*|\s*[a-z]{1,6}\s*|\s+)"
+_DAY_MONTH_YEAR = re.compile(rf"(?<!\d)(\d{{1,2}}){_DATE_SEP}(\d{{1,2}}){_DATE_SEP}(\d{{4}})(?!\d)")
 
 
 def normalize_date(raw: str) -> Normalized:
@@ -163,10 +183,7 @@ def normalize_date(raw: str) -> Normalized:
     if iso:
         year, month, day = iso.groups()
     else:
-        match = re.search(
-            r"(\d{1,2})\s*(?:[/.\-]|\s+(?:thang|th)?)\s*(\d{1,2})\s*(?:[/.\-]|\s+(?:nam)?)\s*(\d{4})",
-            text,
-        )
+        match = _DAY_MONTH_YEAR.search(text)
         if not match:
             return None, "no date found"
         day, month, year = match.groups()

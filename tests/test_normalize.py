@@ -113,3 +113,28 @@ def test_family_name_marks_restored_and_recorded():
     # A single word is not a full name; an unknown or ambiguous family name is left alone.
     assert normalize_name("NGUYEN")[0] == "NGUYEN"
     assert normalize_name("LA VĂN AN")[0] == "LA VĂN AN"
+
+
+def test_family_name_with_a_lost_or_doubled_letter_is_restored_never_a_changed_one():
+    """GIVEN a family name that lost its first letter under a seal, or had a vowel read
+    twice WHEN normalized THEN the one listed name it comes from is restored and recorded;
+    a name one changed letter away (a family name of its own) is left alone."""
+    assert normalize_name("Hạm Thành Lộc") == (
+        "PHẠM THÀNH LỘC",
+        "restored family name HẠM->PHẠM",
+    )
+    assert normalize_name("NGUYÊỄN MINH THÀNH")[0] == "NGUYỄN MINH THÀNH"
+    assert normalize_name("TRẦM VĂN AN") == ("TRẦM VĂN AN", None)
+    assert normalize_name("HOÀ VĂN AN")[0] == "HOÀ VĂN AN"
+
+
+@pytest.mark.parametrize(
+    "raw, iso",
+    [
+        ("ngày 07 thúng 9 năm 2022", "2022-09-07"),  # "tháng" misread
+        ("ngay 5 thang 12 nam 2014", "2014-12-05"),
+        ("05 / 12 / 2014", "2014-12-05"),
+    ],
+)
+def test_dates_with_misread_month_words(raw, iso):
+    assert normalize_date(raw)[0] == iso
