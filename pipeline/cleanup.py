@@ -313,6 +313,38 @@ def noise_sigma(gray: np.ndarray) -> float:
 # --- orientation -------------------------------------------------------------------------
 
 
+def _text_ink(ink: np.ndarray) -> np.ndarray:
+    """The ink of character-sized components only: a card's photo, QR code and emblem, a
+    seal or table rules would outweigh the letters' ascenders and tone marks."""
+    height = char_height(ink)
+    if height is None:
+        return ink
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = (stats[:, cv2.CC_STAT_HEIGHT] <= 2 * height) & (
+        stats[:, cv2.CC_STAT_WIDTH] <= 4 * height
+    )
+    keep[0] = False
+    if not keep.any():
+        return ink
+    return keep[labels].astype(ink.dtype)
+
+
+def _text_area(gray: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """`gray` cropped to where its text is (`ink` is a smaller copy's ink mask): OSD reads
+    a card photocopied mid-page far more surely from the card alone (measured: confidence
+    1.2 on the A4 sheet, 9.6 on the card)."""
+    ys, xs = np.nonzero(_text_ink(ink))
+    if len(xs) < 200:
+        return gray
+    fy, fx = gray.shape[0] / ink.shape[0], gray.shape[1] / ink.shape[1]
+    y0, y1 = np.percentile(ys, [0.5, 99.5])
+    x0, x1 = np.percentile(xs, [0.5, 99.5])
+    margin = int(0.02 * max(gray.shape))
+    top, bottom = max(0, int(y0 * fy) - margin), int(y1 * fy) + margin
+    left, right = max(0, int(x0 * fx) - margin), int(x1 * fx) + margin
+    return gray[top:bottom, left:right]
+
+
 def orient(gray: np.ndarray, ink: np.ndarray, cmd: str) -> tuple[int, float, np.ndarray, str]:
     """(clockwise rotation that makes the page upright, skew after it, upright ink mask,
     how it was decided).
@@ -327,14 +359,14 @@ def orient(gray: np.ndarray, ink: np.ndarray, cmd: str) -> tuple[int, float, np.
     if sideways:
         upright = np.ascontiguousarray(np.rot90(ink, -1))  # k=-1: a clockwise quarter turn
         skew = measure_skew(upright, sideways_test=False)[0]
-    score = _upside_down_score(_deskewed(upright, skew))
+    score = _upside_down_score(_text_ink(_deskewed(upright, skew)))
     own = (90 if sideways else 0) + (180 if score < 0 else 0)
     confident = ratio >= OWN_SIDEWAYS_RATIO and abs(score) >= np.log(OWN_FLIP_RATIO)
     if own == 0 and ratio >= OWN_SIDEWAYS_RATIO and score >= np.log(OWN_UPRIGHT_RATIO):
         return 0, skew, ink, "own"
     from ocr.tesseract import detect_orientation  # Tesseract only when really needed
 
-    osd, conf = detect_orientation(_shrink(gray, 2000), timeout=30.0, cmd=cmd)
+    osd, conf = detect_orientation(_shrink(_text_area(gray, ink), 2000), timeout=30.0, cmd=cmd)
     if conf >= OSD_MIN_CONFIDENCE and (osd == own or not confident):
         rotation, how = osd, f"osd {conf:.1f}"
     elif confident and conf < OSD_MIN_CONFIDENCE:
