@@ -32,8 +32,13 @@ def _setup_logging(verbose: int, quiet: int) -> None:
         stream=sys.stderr,
     )
     # Libraries are chatty at INFO; their details are for -vv.
-    for noisy in ("pdfminer", "elastic_transport", "PIL", "pypdf"):
+    for noisy in ("pdfminer", "PIL", "pypdf", "distributed"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+    # The Elasticsearch transport logs every retry with a traceback; its failures reach
+    # the user as one dossier error message instead.
+    logging.getLogger("elastic_transport").setLevel(
+        logging.DEBUG if verbose > 1 else logging.CRITICAL
+    )
 
 
 def emit_json(data: Any) -> None:
@@ -84,14 +89,23 @@ def config_of(ctx: click.Context, **options: Any) -> Config:
     type=click.Path(file_okay=False, path_type=Path),
     help="Store folder (catalog, originals, outputs). Env DOSSIER_STORE; default ./dossier-data.",
 )
+@click.option(
+    "--index",
+    type=click.Choice(["sqlite", "elasticsearch"]),
+    help="Catalog backend (env DOSSIER_INDEX; default sqlite). Elasticsearch is reached at "
+    "DOSSIER_ES_URL with DOSSIER_ES_API_KEY or DOSSIER_ES_USERNAME/PASSWORD, "
+    "DOSSIER_ES_CA_FILE.",
+)
 @click.version_option(package_name="dossier")
 @click.pass_context
-def main(ctx: click.Context, verbose: int, quiet: int, store: Path | None) -> None:
+def main(
+    ctx: click.Context, verbose: int, quiet: int, store: Path | None, index: str | None
+) -> None:
     """Digitize administrative dossiers once; search and reuse them forever."""
     _setup_logging(verbose, quiet)
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    ctx.obj["options"] = {"store": store}
+    ctx.obj["options"] = {"store": store, "index": index}
 
 
 def store_option(command: Callable) -> Callable:
@@ -168,7 +182,8 @@ def ingest(
     any file failed.
     """
     from ocr.tesseract import check_languages
-    from pipeline.batch import Batch, open_index
+    from pipeline.batch import Batch
+    from pipeline.catalog import open_index
     from pipeline.reuse import dossier_for
 
     cfg = config_of(ctx, jobs=jobs, lang=lang, cleanup=cleanup, dpi=dpi, near_reuse=near_reuse)
@@ -206,7 +221,7 @@ def ingest(
 @handles_errors
 def show(ctx: click.Context, doc_id: str, as_json: bool) -> None:
     """Show one document: its fields (where each was read), pages and outputs."""
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
     from pipeline.errors import NotFoundError
 
     index = open_index(config_of(ctx))
@@ -267,7 +282,7 @@ def search(
 ) -> None:
     """Search the catalog, with or without diacritics ("nguyen van an")."""
     from indexer.base import SearchQuery
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
 
     request = SearchQuery(
         text=query,
@@ -298,7 +313,7 @@ def search(
 @handles_errors
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Counts of documents, pages, failures and time per stage."""
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
 
     index = open_index(config_of(ctx))
     try:
@@ -348,7 +363,7 @@ def reuse(ctx: click.Context, citizen_id: str, procedure: str | None, as_json: b
     import datetime as dt
 
     from pipeline import reuse as policy
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
 
     citizen = policy.check_citizen_id(citizen_id)
     proc = policy.procedure(procedure) if procedure else None
@@ -380,7 +395,7 @@ def reuse(ctx: click.Context, citizen_id: str, procedure: str | None, as_json: b
 @handles_errors
 def verify_log(ctx: click.Context, as_json: bool) -> None:
     """Check the reuse log's hash chain; name the first entry altered or removed."""
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
     from pipeline.errors import CheckFailedError
     from pipeline.reuse import verify_log as verify
 
@@ -427,7 +442,7 @@ def report(
     as_json: bool,
 ) -> None:
     """Processing time with and without reuse: measured, not estimated."""
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
     from pipeline.report import render_chart, report_for
 
     since = since_date.date().isoformat() if since_date else None
@@ -477,6 +492,53 @@ def bench(
         emit_json(result)
         return
     print_bench(result)
+
+
+@main.command()
+@store_option
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["elasticsearch", "sqlite"]),
+    required=True,
+    help="The backend to copy the catalog into (the source is --index).",
+)
+@json_option
+@click.pass_context
+@handles_errors
+def reindex(ctx: click.Context, target: str, as_json: bool) -> None:
+    """Copy the whole catalog into another backend, without running OCR again.
+
+    Idempotent and resumable: run it again after an interruption. The reuse log is
+    copied as the same hash chain.
+    """
+    from dataclasses import replace
+
+    from indexer.reindex import copy_catalog
+    from pipeline.catalog import open_index
+
+    source_cfg = config_of(ctx)
+    if source_cfg.index == target:
+        raise click.UsageError(f"The catalog already is {target}; choose --index to copy from.")
+    source = open_index(source_cfg)
+    try:
+        destination = open_index(replace(source_cfg, index=target))
+        try:
+            counts = copy_catalog(
+                source, destination, progress=lambda n: log.info("%d documents copied", n)
+            )
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(
+            f"Copied {counts['documents']} documents, {counts['dossiers']} dossiers, "
+            f"{counts['failures']} set-aside files and {counts['reuse_log']} reuse-log "
+            f"entries from {source_cfg.index} to {target}."
+        )
 
 
 @main.command("eval")

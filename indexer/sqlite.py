@@ -412,6 +412,14 @@ class SqliteIndex:
         ).fetchone()
         return row is not None
 
+    def dossiers(self) -> list[dict[str, Any]]:
+        """Every registered dossier, oldest first (what `reindex` copies)."""
+        rows = self.conn.execute(
+            "SELECT id, procedure, citizen_id, created_at FROM dossiers ORDER BY created_at, id"
+        )
+        keys = ("id", "procedure", "citizen_id", "created_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def dossiers_of(self, doc_id: str) -> list[str]:
         rows = self.conn.execute(
             "SELECT dossier_id FROM dossier_documents WHERE document_id = ? ORDER BY added_at",

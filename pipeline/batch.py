@@ -20,11 +20,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.sqlite import SqliteIndex
+from indexer.base import Index
 from ocr.searchable import PdfPagePart
 from pipeline import intake, store
 from pipeline.config import Config
-from pipeline.errors import BadInputError
+from pipeline.errors import BackendError, BackendUnavailableError, BadInputError
 from pipeline.extract import analyze
 from pipeline.model import (
     Document,
@@ -144,7 +144,7 @@ class Batch:
     def __init__(
         self,
         cfg: Config,
-        index: SqliteIndex,
+        index: Index,
         *,
         executor_factory: Callable[[], Executor] | None = None,
         schemas: Schemas | None = None,
@@ -472,7 +472,7 @@ class Batch:
                         entries.append(entry)
             # All documents of one file, and the reuse decisions about them, in one
             # transaction: the file is on file or it is not.
-            self.index.put_documents([doc for doc, _ in built], entries)
+            self._put([doc for doc, _ in built], entries, job.source.sha256)
         except BadInputError as exc:
             self._fail(path, job.source.sha256, str(exc), progress, job.started)
             return
@@ -497,8 +497,33 @@ class Batch:
 
     # -- the run -----------------------------------------------------------------
 
+    def _put(self, docs: list[Document], entries: list[dict], sha256: str) -> None:
+        """Write a file's documents to the catalog. When the catalog cannot take them
+        (a search cluster down), they are kept in the store as pending, so the next run
+        sends them without reading the file again; then the run stops."""
+        try:
+            self.index.put_documents(docs, entries)
+        except (BackendUnavailableError, BackendError) as exc:
+            store.keep_pending(self.cfg.store, sha256, docs, entries)
+            raise type(exc)(
+                f"{exc.message} The documents read so far are kept in "
+                f"{store.pending_dir(self.cfg.store)} and sent on the next run.",
+                hint=exc.hint,
+            ) from exc
+
+    def send_pending(self) -> int:
+        """Send the documents a previous run could not write; returns how many."""
+        sent = 0
+        for path, docs, entries in store.pending(self.cfg.store):
+            self.index.put_documents(docs, entries)
+            path.unlink()
+            sent += len(docs)
+            log.info("sent %d document(s) kept from an earlier run (%s)", len(docs), path.name)
+        return sent
+
     def run(self, paths: Iterable[Path]) -> BatchSummary:
         started = time.perf_counter()
+        self.send_pending()
         files = list(intake.discover(paths))
         progress = Progress(files_total=len(files), pages_total=0)
         self._report(progress)
@@ -594,8 +619,3 @@ class Batch:
                         continue
                     del jobs[sha]
                     self._complete_file(job, progress)
-
-
-def open_index(cfg: Config) -> SqliteIndex:
-    """The catalog for this configuration."""
-    return SqliteIndex(cfg.catalog_path)

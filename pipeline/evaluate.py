@@ -233,7 +233,8 @@ def report_dict(scores: Mapping[str, TypeScores]) -> dict[str, Any]:
 
 def ingest_for_evaluation(truths: list[Truth], cfg: Config) -> dict[str, list[Document]]:
     """Ingest the truths' sample files into a throw-away store; their documents by file name."""
-    from pipeline.batch import Batch, open_index  # here: scoring alone needs no OCR machinery
+    from pipeline.batch import Batch
+    from pipeline.catalog import open_index  # here: scoring alone needs no OCR machinery
 
     with tempfile.TemporaryDirectory(prefix="dossier-eval-") as tmp:
         cfg = replace(cfg, store=Path(tmp))

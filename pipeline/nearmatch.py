@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from indexer.sqlite import SqliteIndex
 from pipeline import near, store
+from pipeline.catalog import catalog_exists, open_index
+from pipeline.config import Config
 from pipeline.model import Document
 
 # Fields whose re-reading proves the paper is the same one: who it is about and its number.
@@ -72,9 +74,9 @@ def field_boxes(doc: Document, page_index: int) -> list[near.FieldBox]:
 
 
 class NearMatcher:
-    def __init__(self, store_dir: Path, catalog: Path):
+    def __init__(self, store_dir: Path, index: Any):
         self.store_dir = store_dir
-        self.index = SqliteIndex(catalog, readonly=True)
+        self.index = index
 
     def match(self, comparison: np.ndarray, page_hash: int) -> NearMatch | None:
         started = time.perf_counter()
@@ -103,12 +105,11 @@ class NearMatcher:
 _matchers: dict[str, NearMatcher] = {}
 
 
-def matcher_for(store_dir: Path) -> NearMatcher | None:
-    """This worker's matcher for a store (None while the store has no catalog yet)."""
-    catalog = store_dir / "catalog.sqlite"
-    key = str(catalog)
+def matcher_for(cfg: Config) -> NearMatcher | None:
+    """This worker's matcher for a configuration (None while there is no catalog yet)."""
+    key = f"{cfg.store}|{cfg.index}|{cfg.es_url}"
     if key not in _matchers:
-        if not catalog.exists():
+        if not catalog_exists(cfg):
             return None
-        _matchers[key] = NearMatcher(store_dir, catalog)
+        _matchers[key] = NearMatcher(cfg.store, open_index(cfg, readonly=True))
     return _matchers[key]

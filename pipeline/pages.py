@@ -171,7 +171,7 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["hash"] = time.perf_counter() - started
     if task.near_check:
         started = time.perf_counter()
-        matcher = matcher_for(cfg.store)
+        matcher = matcher_for(cfg)
         match = matcher.match(comparison, page_hash) if matcher is not None else None
         timings["near"] = time.perf_counter() - started
         if match is not None:

@@ -8,10 +8,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ocr.searchable import PdfPagePart, assemble
-from pipeline.model import Document, SourceFile
+from pipeline.model import Document, SourceFile, document_from_dict
 
 _SUFFIX = {
     "application/pdf": ".pdf",
@@ -111,3 +112,25 @@ def keep_comparisons(store: Path, doc_id: str, parts: list[str | None]) -> None:
             destination = comparison_path(store, doc_id, position)
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(part, destination)
+
+
+def pending_dir(store: Path) -> Path:
+    """Documents read but not yet accepted by the catalog (e.g. a search cluster down)."""
+    return store / "pending"
+
+
+def keep_pending(store: Path, sha256: str, docs: list[Document], entries: list[dict]) -> Path:
+    path = pending_dir(store) / f"{sha256[:16]}.json"
+    data = {"documents": [doc.to_dict() for doc in docs], "reuse_entries": entries}
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False))
+    return path
+
+
+def pending(store: Path) -> Iterator[tuple[Path, list[Document], list[dict]]]:
+    folder = pending_dir(store)
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        docs = [document_from_dict(d) for d in data["documents"]]
+        yield path, docs, data["reuse_entries"]

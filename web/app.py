@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from indexer.base import SearchQuery, SearchResult
 from pipeline import reuse as policy
-from pipeline.batch import open_index
+from pipeline.catalog import open_index
 from pipeline.config import Config
 from pipeline.errors import BadInputError, DossierError, NotFoundError
 from pipeline.model import Document
