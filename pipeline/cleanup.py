@@ -430,6 +430,43 @@ def _clear_edge_blobs(binary: np.ndarray) -> bool:
     return True
 
 
+LEADER_MIN_DOTS = 5  # "....." : fewer aligned dots are an ellipsis or tone marks
+
+
+def remove_leaders(binary: np.ndarray, char_px: float) -> int:
+    """Whiten dotted leaders ("Họ và tên: ..........NGUYỄN"): runs of at least five small
+    dots on one baseline, each within a character height of the next. Tesseract reads
+    them as words ("20.0...", "Km...") and loses the value glued to them. Returns how
+    many dots were removed. `char_px`: the page's measured character height."""
+    ink = (binary < 128).astype(np.uint8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    limit = 0.4 * char_px
+    dot = (w <= limit) & (h <= limit) & (w <= 3 * h) & (h <= 3 * w)
+    dot[0] = False
+    ids = np.nonzero(dot)[0]
+    if len(ids) < LEADER_MIN_DOTS:
+        return 0
+    ids = ids[np.argsort(centroids[ids, 1])]
+    # Bands of dots at one height, then runs along each band.
+    ys = centroids[ids, 1]
+    cuts = np.nonzero(np.diff(ys) > 0.2 * char_px)[0] + 1
+    leader = np.zeros(count, bool)
+    for band in np.split(ids, cuts):
+        if len(band) < LEADER_MIN_DOTS:
+            continue
+        band = band[np.argsort(centroids[band, 0])]
+        gaps = np.diff(centroids[band, 0])
+        breaks = np.nonzero(gaps > 1.0 * char_px)[0] + 1
+        for run in np.split(band, breaks):
+            if len(run) >= LEADER_MIN_DOTS:
+                leader[run] = True
+    removed = int(leader.sum())
+    if removed:
+        binary[leader[labels]] = 255
+    return removed
+
+
 def cleanup(
     image: np.ndarray,
     *,
@@ -540,6 +577,8 @@ def cleanup(
         metrics.binarization = "adaptive" if uneven else "otsu"
     if _clear_edge_blobs(binary):
         metrics.border_removed = True
+    if metrics.x_height is not None:
+        remove_leaders(binary, metrics.x_height * scale)
 
     dpi = 300 if height is not None else int(dpi_hint or 300)
     return CleanPage(binary, metrics, _affine(m), dpi)

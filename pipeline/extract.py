@@ -515,7 +515,10 @@ class _DocumentLines:
             return value
         if any(re.search(p, strip_marks(text), re.IGNORECASE) for p in stop_patterns):
             return value
-        if any(fuzz.partial_ratio(m, fold_line(text)) >= 85 for m in MOTTO if fold_line(text)):
+        # (A short remainder such as "An" sits inside any long phrase: only lines count.)
+        if len(fold_line(text)) >= 10 and any(
+            fuzz.partial_ratio(m, fold_line(text)) >= 85 for m in MOTTO
+        ):
             return value
         more = tidy_words(words)
         if not more:

@@ -16,6 +16,7 @@ from pipeline.cleanup import (
     char_height,
     cleanup,
     drop_red,
+    remove_leaders,
     to_gray,
 )
 
@@ -224,3 +225,28 @@ def test_red_print_is_kept_while_the_seal_beside_it_is_dropped(form):
     seal = (stamped[..., 2] > 150) & (stamped[..., 1] < 100)
     seal[:1900, :] = False
     assert seal.sum() > 1000 and lightened[seal].min() > 150
+
+
+def test_dotted_leaders_are_removed_and_letters_with_dots_kept():
+    """GIVEN form lines with dotted leaders before and after their values, and words full
+    of dotted letters and tone marks (i, ị, ạ) WHEN cleaned THEN the leaders are gone,
+    the letters and an ellipsis are not, and Tesseract reads the values without dots."""
+    lines = [
+        ("Họ và tên: ............................ NGUYỄN THỊ BÍCH", False),
+        ("Số định danh cá nhân: 001219012345 ...........................", False),
+        ("Địa chỉ: Thị trấn Bích Động, huyện Việt Yên, tỉnh Bắc Giang...", False),
+        ("Nghị định, Chỉ thị, Quyết định: ...", False),
+    ]
+    page = pages.render_page(lines, dpi=300)
+    _, ink = cv2.threshold(page, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    leader_dots = sum(text.count(".") for text, _ in lines[:2])
+    binary = np.where(ink > 0, 0, 255).astype(np.uint8)
+    removed = remove_leaders(binary, char_height(ink))
+    # Every dot of the two leaders; not the ellipses, not the dots of i, ị, ạ.
+    assert leader_dots - 3 <= removed <= leader_dots
+    limit_threads()
+    words = ocr_image(binary, lang="vie", dpi=300, timeout=60, want_pdf=False).words
+    text = " ".join(w.text for w in words)
+    assert "....." not in text
+    assert "NGUYỄN THỊ BÍCH" in text and "001219012345" in text
+    assert "Nghị định, Chỉ thị, Quyết định" in text
