@@ -433,6 +433,13 @@ def _clear_edge_blobs(binary: np.ndarray) -> bool:
 LEADER_MIN_DOTS = 5  # "....." : fewer aligned dots are an ellipsis or tone marks
 
 
+def _colon_dot(i: int, dots: np.ndarray, centroids: np.ndarray, char_px: float) -> bool:
+    """Whether dot `i` has another dot straight above it (a colon's, not a leader's)."""
+    dx = np.abs(centroids[dots, 0] - centroids[i, 0])
+    dy = centroids[i, 1] - centroids[dots, 1]
+    return bool(np.any((dx < 0.3 * char_px) & (dy > 0.2 * char_px) & (dy < 0.9 * char_px)))
+
+
 def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     """Whiten dotted leaders ("Họ và tên: ..........NGUYỄN"): runs of at least five small
     dots on one baseline, each within a character height of the next. Tesseract reads
@@ -459,6 +466,12 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
         gaps = np.diff(centroids[band, 0])
         breaks = np.nonzero(gaps > 1.0 * char_px)[0] + 1
         for run in np.split(band, breaks):
+            # A colon's lower dot sits on the baseline beside the leader ("Số:......"):
+            # it keeps its upper dot, and the label its separator.
+            while len(run) and _colon_dot(run[0], ids, centroids, char_px):
+                run = run[1:]
+            while len(run) and _colon_dot(run[-1], ids, centroids, char_px):
+                run = run[:-1]
             if len(run) >= LEADER_MIN_DOTS:
                 leader[run] = True
     removed = int(leader.sum())

@@ -7,6 +7,7 @@ what was repaired (recorded in Field.reason) or why nothing could be read.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -127,7 +128,12 @@ def normalize_name(raw: str) -> Normalized:
     the family name's marks restored when OCR lost them ("NGUYEN" -> "NGUYỄN")."""
     text = clean_text(raw).split(",")[0]
     text = re.sub(r"(?i)^(ông|bà|ong|ba)\b\s*(\(bà\)|/\s*bà)?\s*[:.]?\s*", "", text)
-    letters = re.sub(r"[^\w\s]|\d|_", " ", text)
+    # Letters only: not digits or punctuation, nor a tone mark OCR read on its own ("ˆ",
+    # a modifier letter to Python's \w).
+    letters = "".join(
+        ch if ch.isspace() or (ch.isalpha() and unicodedata.category(ch) != "Lm") else " "
+        for ch in text
+    )
     value = squash_spaces(letters).upper()
     if not value:
         return None, "no name found"

@@ -138,3 +138,7 @@ def test_family_name_with_a_lost_or_doubled_letter_is_restored_never_a_changed_o
 )
 def test_dates_with_misread_month_words(raw, iso):
     assert normalize_date(raw)[0] == iso
+
+
+def test_a_tone_mark_read_as_a_word_is_not_part_of_a_name():
+    assert normalize_name("ˆ NGUYÊN MINH THÀNH")[0] == "NGUYỄN MINH THÀNH"
