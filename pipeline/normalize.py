@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -263,9 +263,94 @@ def normalize_text(raw: str) -> Normalized:
     return (value or None), (None if value else "empty")
 
 
+# Words that open an address part or name an office's level. OCR confuses their marks
+# ("Tính", "Phương", "TÍNH"); where one is expected, the folded word tells which it is.
+UNIT_WORDS = ("Tỉnh", "Thành phố", "Huyện", "Quận", "Thị xã", "Thị trấn", "Phường", "Xã")
+PROVINCES_FILE = Path(__file__).parent / "data" / "provinces.yaml"
+
+
+@cache
+def _province_names() -> dict[tuple[str, ...], str]:
+    """Folded words of each province's name -> the name as written."""
+    data = yaml.safe_load(PROVINCES_FILE.read_text(encoding="utf-8"))
+    return {tuple(fold(nfc(name)).split()): nfc(name) for name in data.values()}
+
+
+def _bare(word: str) -> str:
+    return fold(word.strip(_EDGE_PUNCT))
+
+
+def _in_case_of(canonical: str, written: list[str]) -> str:
+    """`canonical` in the letter case of the words it replaces (UPPER, Title or lower)."""
+    letters = "".join(written)
+    if letters.isupper():
+        return canonical.upper()
+    if written[0][:1].islower():
+        return canonical.lower()
+    return canonical
+
+
+def _swap(words: list[str], start: int, size: int, canonical: str) -> tuple[str, str] | None:
+    """Replace words[start:start+size] by `canonical` (their edge punctuation kept)."""
+    old = words[start : start + size]
+    core = [w.strip(_EDGE_PUNCT) for w in old]
+    lead = old[0][: len(old[0]) - len(old[0].lstrip(_EDGE_PUNCT))]
+    trail = old[-1][len(old[-1].rstrip(_EDGE_PUNCT)) :]
+    new = _in_case_of(canonical, core).split(" ")
+    if new == core:
+        return None
+    new[0], new[-1] = lead + new[0], new[-1] + trail
+    words[start : start + size] = new
+    return " ".join(core), " ".join(new).strip(_EDGE_PUNCT)
+
+
+def _match_at(
+    words: list[str], i: int, names: Sequence[tuple[tuple[str, ...], str]]
+) -> tuple[int, str] | None:
+    for folded, canonical in names:
+        n = len(folded)
+        if tuple(_bare(w) for w in words[i : i + n]) == folded:
+            return n, canonical
+    return None
+
+
+def normalize_place(raw: str) -> Normalized:
+    """An address or an office, as text, with the marks of its administrative-unit words
+    and of a province's name put right where OCR got them wrong: a unit word opening an
+    address part ("..., Phương Lê Lợi" -> "Phường"), before a province ("TÍNH QUẢNG
+    NINH"), and a province name ending the text or following its unit word ("Dak Lak")."""
+    value, note = normalize_text(raw)
+    if value is None:
+        return value, note
+    words = value.split(" ")
+    units = [(tuple(fold(u).split()), u) for u in UNIT_WORDS]
+    provinces = sorted(_province_names().items(), key=lambda kv: -len(kv[0]))
+    changes = []
+    part_start = True
+    i = 0
+    while i < len(words):
+        unit = _match_at(words, i, units)
+        after = i + unit[0] if unit else i
+        province = _match_at(words, after, provinces)
+        is_last = province is not None and after + province[0] == len(words)
+        ends_part = province is not None and words[after + province[0] - 1].endswith(",")
+        if unit and (part_start or (province and fold(unit[1]) == "tinh")):
+            changes.append(_swap(words, i, *unit))
+        if province and (
+            unit
+            and fold(unit[1]) in ("tinh", "thanh pho")
+            or ((part_start or unit) and (is_last or ends_part))
+        ):
+            changes.append(_swap(words, after, *province))
+        part_start = words[i].endswith(",")
+        i += 1
+    done = [f"{a}->{b}" for a, b in filter(None, changes)]
+    return " ".join(words), ("restored marks " + ", ".join(done)) if done else None
+
+
 NORMALIZE: dict[str, Callable[[str], Normalized]] = {
     "text": normalize_text,
-    "place": normalize_text,
+    "place": normalize_place,
     "name": normalize_name,
     "date": normalize_date,
     "id_number": normalize_id_number,

@@ -9,6 +9,7 @@ from pipeline.normalize import (
     normalize_id_number,
     normalize_name,
     normalize_phone,
+    normalize_place,
     normalize_sex,
     normalize_text,
 )
@@ -142,3 +143,36 @@ def test_dates_with_misread_month_words(raw, iso):
 
 def test_a_tone_mark_read_as_a_word_is_not_part_of_a_name():
     assert normalize_name("ˆ NGUYÊN MINH THÀNH")[0] == "NGUYỄN MINH THÀNH"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        # A unit word opening an address part, in the case it was printed in.
+        (
+            "Số 25 đường Lê Lợi, Phương Lê Lợi, Thanh phố Vinh",
+            "Số 25 đường Lê Lợi, Phường Lê Lợi, Thành phố Vinh",
+        ),
+        (
+            "thị trấn Quán Hành, huyện Nghi Lộc, tính Nghệ An",
+            "thị trấn Quán Hành, huyện Nghi Lộc, tỉnh Nghệ An",
+        ),
+        # Before a province, and the province's own marks.
+        (
+            "SỞ TÀI NGUYÊN VÀ MÔI TRƯỜNG TÍNH QUẢNG NINH",
+            "SỞ TÀI NGUYÊN VÀ MÔI TRƯỜNG TỈNH QUẢNG NINH",
+        ),
+        ("Phường Tân Lợi, Tỉnh Dak Lak", "Phường Tân Lợi, Tỉnh Đắk Lắk"),
+        ("Phường Hưng Bình, Thành phố Vinh, Nghé An", "Phường Hưng Bình, Thành phố Vinh, Nghệ An"),
+    ],
+)
+def test_place_unit_words_and_province_names_get_their_marks_back(raw, value):
+    got, note = normalize_place(raw)
+    assert got == value and note.startswith("restored marks")
+
+
+def test_place_words_elsewhere_are_left_as_read():
+    """A word that only folds like a unit word, inside a part, is not touched (the
+    commune "Xã Phương Trung", a committee "Ủy ban ... Ban quản lý")."""
+    for text in ("Xã Phương Trung, Huyện Thanh Oai", "Ban quản lý dự án, Thị xã Sơn Tây"):
+        assert normalize_place(text) == (text, None)
