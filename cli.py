@@ -150,7 +150,7 @@ def cluster_option(command: Callable) -> Callable:
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes (default: cores)."
 )
-@click.option("--lang", help="Tesseract languages, e.g. vie+eng (default).")
+@click.option("--lang", help="Tesseract languages (default vie; e.g. vie+eng).")
 @click.option(
     "--cleanup/--no-cleanup", default=None, help="OpenCV cleanup before OCR (default on)."
 )
@@ -827,7 +827,7 @@ def print_stats(data: dict[str, Any]) -> None:
     show_default="cores",
     help="Worker processes (one page each at a time).",
 )
-@click.option("--lang", help="Tesseract languages the workers must read (default vie+eng).")
+@click.option("--lang", help="Tesseract languages the workers must read (default vie).")
 @click.argument("dask_options", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 @handles_errors
