@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import statistics
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -414,20 +414,26 @@ class _DocumentLines:
         """The value printed under a label that has none beside it: the next line's piece
         in the label's column ("Họ và tên / Full name:" over the name). The other language's
         label on its own piece is skipped ("Có giá trị đến:" / "Date of expiry" / date)."""
+        return next(self.pieces_below(match), None)
+
+    def pieces_below(self, match: LabelMatch) -> Iterator[tuple[list[Word], Line]]:
+        """The pieces in the label's column on the (at most two) lines under it, down to
+        another field's label: value_below's first, then the next (a misread translated
+        label, "Dư 0ƒ expiry", stands between the label and its value)."""
         line = match.line
         left = line.words[line.tokens[match.start].word].bbox[0] - 2 * line.height
         right = line.words[line.tokens[match.end - 1].word].bbox[2]
         nxt = self.next_line(line)
         for _ in range(2):
             if nxt is None or nxt.top - line.bottom > 2.5 * line.height:
-                return None
+                return
             pieces = [
                 seg
                 for seg in segments(nxt)
                 if nxt.words[seg[0]].bbox[0] >= left and nxt.words[seg[0]].bbox[0] < right
             ]
             if not pieces:
-                return None
+                return
             piece = pieces[0]
             labels = [
                 m
@@ -441,11 +447,12 @@ class _DocumentLines:
                     line, nxt = nxt, self.next_line(nxt)  # the same label, translated
                     continue
             if at_start:
-                return None  # another field's label: this one has no value
+                return  # another field's label: this one has no value
             stop = min((nxt.tokens[m.start].word for m in labels), default=piece[-1] + 1)
             words = tidy_words(nxt.words[piece[0] : stop])
-            return (words, nxt) if words else None
-        return None
+            if words:
+                yield words, nxt
+            line, nxt = nxt, self.next_line(nxt)
 
     def values_after(self, match: LabelMatch) -> list[Value | None]:
         """The value(s) right of a label (until the next label), else on the next line.
@@ -578,10 +585,12 @@ def locate_label(doc: _DocumentLines, spec: FieldSpec, stop_patterns: list[str])
             # What stands beside the label is another column's text (a card's expiry
             # label shares its row with the address): the value may be under the label.
             for m in {id(m): m for _, m in found}.values():
-                below = doc.value_below(m)
-                if below and normalize(spec.normalizer, " ".join(w.text for w in below[0]))[0]:
-                    words, line = below
-                    readable = [(Value(words, " ".join(w.text for w in words), line.page, line), m)]
+                for words, line in doc.pieces_below(m):
+                    text = " ".join(w.text for w in words)
+                    if normalize(spec.normalizer, text)[0]:
+                        readable = [(Value(words, text, line.page, line), m)]
+                        break
+                if readable:
                     break
         if readable:
             value, match = readable[0]

@@ -148,6 +148,14 @@ def test_card_expiry_under_its_labels_beside_another_columns_address():
     )
 
 
+def test_card_expiry_under_a_misread_translated_label():
+    """GIVEN a card whose "Date of expiry" was misread ("Dư 0ƒ expiry") between the
+    expiry label and the date WHEN extracted THEN the date under it is still found."""
+    rows = [r if r[2] != "Date of expiry" else (100, 680, "Dư 0ƒ expiry") for r in CARD_ROWS]
+    [doc] = analyze([make_page(rows)], SCHEMAS, today=TODAY)
+    assert fields_of(doc)["expiry_date"].value == "2044-03-04"
+
+
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_page_turned_upright_by_cleanup_is_read_upright(rotation):
     """GIVEN a card scanned sideways or upside down (cleanup turned it before OCR, so the
