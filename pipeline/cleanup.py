@@ -444,10 +444,19 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     """Whiten dotted leaders ("Họ và tên: ..........NGUYỄN"): runs of at least five small
     dots on one baseline, each within a character height of the next. Tesseract reads
     them as words ("20.0...", "Km...") and loses the value glued to them. Returns how
-    many dots were removed. `char_px`: the page's measured character height."""
-    ink = (binary < 128).astype(np.uint8)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    many dots were removed. `char_px`: the page's measured character height.
+
+    Dots are found on a half-size copy when the text is large enough for a dot to stay a
+    few pixels wide there (4x fewer pixels to label: ~40 ms for an A4 page)."""
+    k = 2 if char_px >= 20 else 1
+    h0, w0 = binary.shape
+    small = (
+        binary if k == 1 else cv2.resize(binary, (w0 // k, h0 // k), interpolation=cv2.INTER_AREA)
+    )
+    ink = (small < 160).astype(np.uint8)
+    _, _, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    char_px /= k
+    x, y, w, h = (stats[:, i] for i in range(4))
     limit = 0.4 * char_px
     dot = (w <= limit) & (h <= limit) & (w <= 3 * h) & (h <= 3 * w)
     dot[0] = False
@@ -455,28 +464,30 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     if len(ids) < LEADER_MIN_DOTS:
         return 0
     ids = ids[np.argsort(centroids[ids, 1])]
-    # Bands of dots at one height, then runs along each band.
-    ys = centroids[ids, 1]
-    cuts = np.nonzero(np.diff(ys) > 0.2 * char_px)[0] + 1
-    leader = np.zeros(count, bool)
+    # Bands of dots at about one height, then runs along each band: the next dot within
+    # a character height to the right and on the same baseline.
+    cuts = np.nonzero(np.diff(centroids[ids, 1]) > 0.2 * char_px)[0] + 1
+    removed = 0
     for band in np.split(ids, cuts):
         if len(band) < LEADER_MIN_DOTS:
             continue
         band = band[np.argsort(centroids[band, 0])]
-        gaps = np.diff(centroids[band, 0])
-        breaks = np.nonzero(gaps > 1.0 * char_px)[0] + 1
-        for run in np.split(band, breaks):
+        step = np.diff(centroids[band], axis=0)
+        breaks = np.nonzero((step[:, 0] > char_px) | (np.abs(step[:, 1]) > 0.2 * char_px))[0]
+        for run in np.split(band, breaks + 1):
             # A colon's lower dot sits on the baseline beside the leader ("Số:......"):
             # it keeps its upper dot, and the label its separator.
             while len(run) and _colon_dot(run[0], ids, centroids, char_px):
                 run = run[1:]
             while len(run) and _colon_dot(run[-1], ids, centroids, char_px):
                 run = run[:-1]
-            if len(run) >= LEADER_MIN_DOTS:
-                leader[run] = True
-    removed = int(leader.sum())
-    if removed:
-        binary[leader[labels]] = 255
+            if len(run) < LEADER_MIN_DOTS:
+                continue
+            # Only dots lie in the strip from the first dot to the last, at dot height.
+            top, bottom = int(y[run].min()) * k - k, int((y[run] + h[run]).max()) * k + k
+            left, right = int(x[run].min()) * k - k, int((x[run] + w[run]).max()) * k + k
+            binary[max(top, 0) : bottom, max(left, 0) : right] = 255
+            removed += len(run)
     return removed
 
 
