@@ -261,13 +261,13 @@ def _followed_by_separator(line: Line, token: Token) -> bool:
     return nxt[:1] in (":", "/")
 
 
-def _ends_agree(label: Label, window: str) -> bool:
+def _ends_agree(label: Label, window: str, last_token: str) -> bool:
     """The window must start and end like the label: "ho chu dem ten nguyen" is the name
-    label followed by a name, not a misread "ho chu dem ten nguoi me"."""
+    label followed by a name, not a misread "ho chu dem ten nguoi me". A last word cut
+    short by OCR ("người m:" for "người mẹ:") still ends like it."""
     first, last = label.text.split()[0], label.text.split()[-1]
-    return (
-        fuzz.ratio(first, window[: len(first)]) >= 66
-        and fuzz.ratio(last, window[-len(last) :]) >= 66
+    return fuzz.ratio(first, window[: len(first)]) >= 66 and (
+        fuzz.ratio(last, window[-len(last) :]) >= 66 or last.startswith(last_token)
     )
 
 
@@ -290,7 +290,7 @@ def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
                 if label.strong:
                     score = fuzz.ratio(target, window)
                     needed = 85 if len(target) >= 10 and size == n else 90
-                    if not _ends_agree(label, window):
+                    if not _ends_agree(label, window, toks[end - 1]):
                         continue
                 else:
                     score = 100.0 if window == target else 0.0
@@ -393,6 +393,12 @@ def _meaningful(words: list[Word]) -> list[Word]:
     return [w for w in words if re.search(r"\w", w.text)]
 
 
+def _trim(words: list[Word]) -> list[Word]:
+    """Without the words that carry no letter or digit at either end."""
+    kept = [i for i, w in enumerate(words) if re.search(r"\w", w.text)]
+    return words[kept[0] : kept[-1] + 1] if kept else []
+
+
 class _DocumentLines:
     """The lines of one document in reading order, with their label matches."""
 
@@ -467,10 +473,13 @@ class _DocumentLines:
             if below is None:
                 return [None]
             words, line = below
-        parts = split_parts(_meaningful(words), line.height)
+        # Punctuation inside a value is the value's ("Phụ sản - Nhi"); at its ends it is not.
+        parts = [p for p in map(_trim, split_parts(words, line.height)) if p]
         if len(parts) > 1:
             # A table's vertical rule read as "|", "l" or "I" is not a value.
             parts = [p for p in parts if not (len(p) == 1 and len(p[0].text) == 1)] or parts
+        if not parts:
+            return [None]
         return [Value(p, " ".join(w.text for w in p), line.page, line) for p in parts]
 
     def continuation(self, value: Value, match: LabelMatch, stop_patterns: list[str]) -> Value:

@@ -401,3 +401,22 @@ def test_a_malformed_schema_stops_start_up_with_a_clear_message(tmp_path, text, 
 def test_missing_schema_directory(tmp_path):
     with pytest.raises(SchemaError, match="does not exist"):
         load_schemas([tmp_path / "nope"])
+
+
+def test_label_with_its_last_letter_lost_and_a_dash_inside_a_value():
+    """GIVEN "người mẹ:" read as "người m:" and a place with a dash in its name
+    WHEN extracted THEN the mother's name is still found and the dash is kept."""
+    page = make_page(
+        [
+            *HEADER,
+            (650, 250, "GIẤY KHAI SINH"),
+            (100, 350, "Họ, chữ đệm, tên: TRẦN ANH DŨNG"),
+            (100, 420, "Nơi sinh: — Bệnh viện Phụ sản - Nhi Đà Nẵng"),
+            (100, 490, "Họ, chữ đệm, tên người m: NGUYỄN HOÀI TRÂM"),
+        ]
+    )
+    [doc] = analyze([page], SCHEMAS, today=TODAY)
+    f = fields_of(doc)
+    assert f["full_name"].value == "TRẦN ANH DŨNG"
+    assert f["mother_name"].value == "NGUYỄN HOÀI TRÂM"
+    assert f["place_of_birth"].value == "Bệnh viện Phụ sản - Nhi Đà Nẵng"
