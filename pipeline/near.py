@@ -40,6 +40,12 @@ TOLERANCE = 1
 # A difference counts when it survives an opening (edge slivers do not) and has this many
 # pixels per squared character height (a tone mark has ~0.03; noise specks ~0.002).
 MIN_BLOB = 0.003
+# Outside the key fields, when those are re-read: a difference must be a bigger part of a
+# character (seal fragments, broken strokes of a hard scan are smaller). Measured by
+# bench/near_bench.py: 0.012 keeps a one-digit change of a house number or a birth year
+# refused (at 0.02 one got through); a 2-px tolerance let them through at any size.
+LOOSE_TOLERANCE = 1
+LOOSE_MIN_BLOB = 0.012
 MIN_TEXT = 0.3  # share of the stored page's ink that must lie in compared text lines
 
 
@@ -212,26 +218,47 @@ def _global_align(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray | N
     return warp, float(ecc)
 
 
+def _peak(response: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the best match, refined to a fraction of a pixel by a parabola through
+    the peak and its neighbours (the search runs on a half-size copy)."""
+    _, _, _, (bx, by) = cv2.minMaxLoc(response)
+
+    def refine(left: float, mid: float, right: float) -> float:
+        bend = left - 2 * mid + right
+        return 0.0 if bend >= 0 else float(np.clip(0.5 * (left - right) / bend, -0.5, 0.5))
+
+    dx = refine(*response[by, bx - 1 : bx + 2]) if 0 < bx < response.shape[1] - 1 else 0.0
+    dy = refine(*response[by - 1 : by + 2, bx]) if 0 < by < response.shape[0] - 1 else 0.0
+    return bx + dx, by + dy
+
+
 def _local_shifts(ink_q: np.ndarray, ink_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense (map_x, map_y) for cv2.remap from a best shift per tile: scanners stretch
-    sheets a little unevenly, and one affine leaves pixels of error at the far corners."""
+    sheets a little unevenly, and one affine leaves pixels of error at the far corners.
+    Searched on half-size copies (a twelfth of the work) to a fraction of a pixel."""
     h, w = ink_s.shape
     rows, cols = max(1, round(h / TILE)), max(1, round(w / TILE))
-    bq = cv2.GaussianBlur(ink_q, (0, 0), 1.5).astype(np.float32)
-    bs = cv2.GaussianBlur(ink_s, (0, 0), 1.5).astype(np.float32)
-    padded = cv2.copyMakeBorder(bq, *(MAX_SHIFT,) * 4, cv2.BORDER_CONSTANT, value=0)
+    half = (w // 2, h // 2)
+    bq, bs = (
+        cv2.GaussianBlur(cv2.resize(i, half, interpolation=cv2.INTER_AREA), (0, 0), 1.0).astype(
+            np.float32
+        )
+        for i in (ink_q, ink_s)
+    )
+    reach = (MAX_SHIFT + 1) // 2
+    padded = cv2.copyMakeBorder(bq, *(reach,) * 4, cv2.BORDER_CONSTANT, value=0)
     shifts = np.full((rows, cols, 2), np.nan, np.float32)
-    ys = np.linspace(0, h, rows + 1).astype(int)
-    xs = np.linspace(0, w, cols + 1).astype(int)
+    ys = np.linspace(0, half[1], rows + 1).astype(int)
+    xs = np.linspace(0, half[0], cols + 1).astype(int)
     for i in range(rows):
         for j in range(cols):
             y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
-            if np.count_nonzero(ink_s[y0:y1, x0:x1]) < MIN_TILE_INK * (y1 - y0) * (x1 - x0):
+            tile = bs[y0:y1, x0:x1]
+            if np.count_nonzero(tile > 64) < MIN_TILE_INK * tile.size:
                 continue
-            region = padded[y0 : y1 + 2 * MAX_SHIFT, x0 : x1 + 2 * MAX_SHIFT]
-            response = cv2.matchTemplate(region, bs[y0:y1, x0:x1], cv2.TM_CCORR_NORMED)
-            _, _, _, (bx, by) = cv2.minMaxLoc(response)
-            shifts[i, j] = (bx - MAX_SHIFT, by - MAX_SHIFT)
+            region = padded[y0 : y1 + 2 * reach, x0 : x1 + 2 * reach]
+            bx, by = _peak(cv2.matchTemplate(region, tile, cv2.TM_CCORR_NORMED))
+            shifts[i, j] = (2 * (bx - reach), 2 * (by - reach))
     known = ~np.isnan(shifts[..., 0])
     if not known.any():
         shifts[:] = 0
@@ -283,22 +310,39 @@ def _text_zones(ink: np.ndarray, char: float) -> np.ndarray:
 
 
 def _differences(
-    ink_q: np.ndarray, ink_s: np.ndarray, char: float, ignore: np.ndarray
+    ink_q: np.ndarray,
+    ink_s: np.ndarray,
+    char: float,
+    where: np.ndarray,
+    tolerance: int = TOLERANCE,
+    min_blob: float = MIN_BLOB,
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]]]:
-    """(mask of ink found in one page only, stroke-sized blobs as (x, y, w, h, area)).
+    """(mask of ink found in one page only, stroke-sized blobs as (x, y, w, h, area)),
+    counted only `where` (255).
 
-    A pixel differs when the other page has no ink within TOLERANCE; an opening then
+    A pixel differs when the other page has no ink within `tolerance`; an opening then
     removes the slivers that stroke-weight changes leave along every edge, and what is
     left is a blob only if it is as big as a fraction of a character."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TOLERANCE + 1,) * 2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1,) * 2)
     only_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.dilate(ink_s, kernel)))
     only_s = cv2.bitwise_and(ink_s, cv2.bitwise_not(cv2.dilate(ink_q, kernel)))
-    diff = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), cv2.bitwise_not(ignore))
+    diff = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), where)
     diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
-    least = MIN_BLOB * char * char
+    least = min_blob * char * char
     blobs = [tuple(int(v) for v in stats[i]) for i in range(1, count) if stats[i, 4] >= least]
     return diff, blobs
+
+
+def _field_mask(fields: Sequence[FieldBox], shape: tuple[int, int]) -> np.ndarray:
+    """255 on the key-field boxes, grown by a third of their height (tone marks above,
+    a little misplacement of the box)."""
+    mask = np.zeros(shape, np.uint8)
+    for box in fields:
+        x0, y0, x1, y1 = box.bbox
+        pad = max(4, (y1 - y0) // 3)
+        cv2.rectangle(mask, (x0 - pad, y0 - pad), (x1 + pad, y1 + pad), 255, -1)
+    return mask
 
 
 def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = ()) -> Confirmation:
@@ -336,14 +380,27 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     zones = cv2.resize(zones, (w, h), interpolation=cv2.INTER_NEAREST)
     if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
         return refuse("too little text to compare", ecc=ecc)
-    diff, blobs = _differences(ink_q, ink_s, 2 * char, cv2.bitwise_not(zones))
+    if fields:
+        # The key fields are re-read below and compared stroke for stroke here; elsewhere
+        # only differences the size of a digit's stroke count.
+        strict = _field_mask(fields, (h, w))
+        diff, blobs = _differences(ink_q, ink_s, 2 * char, strict)
+        loose = cv2.bitwise_and(zones, cv2.bitwise_not(strict))
+        diff_l, blobs_l = _differences(
+            ink_q, ink_s, 2 * char, loose, LOOSE_TOLERANCE, LOOSE_MIN_BLOB
+        )
+        in_fields = len(blobs)
+        diff, blobs = cv2.bitwise_or(diff, diff_l), blobs + blobs_l
+    else:
+        diff, blobs = _differences(ink_q, ink_s, 2 * char, zones)
+        in_fields = 0
     ink_total = max(np.count_nonzero(ink_s) + np.count_nonzero(ink_q), 1)
     score = round(1.0 - 2.0 * np.count_nonzero(diff) / ink_total, 4)
     boxes = [(x, y, x + bw, y + bh) for x, y, bw, bh, _ in blobs]
     if blobs:
         return refuse(
-            f"{len(blobs)} stroke-sized differences", score=score, differences=len(blobs),
-            ecc=ecc, boxes=boxes,
+            f"{len(blobs)} stroke-sized differences ({in_fields} in key fields)",
+            score=score, differences=len(blobs), ecc=ecc, boxes=boxes,
         )  # fmt: skip
     if fields:
         differing = _fields_differ(aligned, stored, fields)
@@ -374,16 +431,17 @@ def _fields_differ(
     the same region of both pages and must agree."""
     from ocr.tesseract import ocr_image
 
-    gap = 40
+    gap = max(40, max((b.bbox[3] - b.bbox[1] for b in fields), default=0))
     strips, bands = [], []
     y = gap
     for box in fields:
         x0, y0, x1, y1 = box.bbox
         pad = max(4, (y1 - y0) // 4)
+        top, bottom = min(pad, y0), min(pad, y0) + (y1 - y0)  # the box within the strip
         x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
         x1, y1 = min(stored.shape[1], x1 + pad), min(stored.shape[0], y1 + pad)
         for page in (aligned, stored):
-            strip = page[y0:y1, x0:x1]
+            strip = _only_the_line(page[y0:y1, x0:x1], top, bottom)
             strips.append((y, strip))
             bands.append((y, y + strip.shape[0]))
             y += strip.shape[0] + gap
@@ -391,6 +449,8 @@ def _fields_differ(
     sheet = np.full((y, width), 255, np.uint8)
     for top, strip in strips:
         sheet[top : top + strip.shape[0], gap : gap + strip.shape[1]] = strip
+    # Smoothed: the comparison image is binary and jagged, which Tesseract misreads more.
+    sheet = cv2.GaussianBlur(sheet, (0, 0), 1.0)
     words = ocr_image(sheet, lang="vie+eng", dpi=300, timeout=20.0, want_pdf=False, psm=6).words
     texts = [[] for _ in bands]
     for word in sorted(words, key=lambda w: w.bbox[0]):
@@ -404,6 +464,20 @@ def _fields_differ(
         if _field_key(box.name, query_text) != _field_key(box.name, stored_text):
             differing.append(box.name)
     return differing
+
+
+def _only_the_line(strip: np.ndarray, top: int, bottom: int) -> np.ndarray:
+    """The strip with the ink of neighbouring lines (cut by the padding) whitened: only
+    components centred between rows `top` and `bottom` stay, so Tesseract reads one line
+    and does not merge a cut label into it. The same cleaning for both pages."""
+    ink = np.where(strip < 128, 255, 0).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    middle = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] / 2
+    # Specks far smaller than a dot below a vowel go too (a JPEG artefact read as a mark).
+    least = ((bottom - top) / 16) ** 2
+    keep = (middle >= top) & (middle <= bottom) & (stats[:, cv2.CC_STAT_AREA] >= least)
+    keep[0] = True  # paper
+    return np.where(keep[labels] & (ink > 0), 0, 255).astype(np.uint8)
 
 
 def _since(started: float) -> float:

@@ -144,6 +144,57 @@ def impostors(spec: dict[str, Any], seed: int = 0) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Fields a near-reuse confirmation re-reads (pipeline/nearmatch.KEY_FIELDS): a change
+# elsewhere is guarded by the ink comparison alone.
+_KEY_FIELD_SUFFIXES = ("id_number", "doc_number", "name")
+
+
+def non_key_changes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Specs that differ from `spec` by one digit outside its key fields: the house number
+    of an address, the year of birth. Not the same paper either; reported apart from the
+    impostors because only the ink comparison, not the re-reading, can catch them."""
+    fields = spec["fields"]
+    keys = " ".join(v for k, v in fields.items() if k.endswith(_KEY_FIELD_SUFFIXES))
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("place_of_residence", "applicant_address"):
+        words = fields.get(name, "").split()
+        if len(words) > 1 and words[0] == "Số" and words[1].rstrip(",").isdigit():
+            number = words[1].rstrip(",")
+            changed = number[:-1] + _other_digit(number[-1])
+            out["address_number"] = replace_text(spec, f"Số {number}", f"Số {changed}")
+            break
+    year = fields.get("date_of_birth", "")[:4]
+    if year and year not in keys:
+        out["birth_year"] = replace_text(spec, year, year[:3] + _other_digit(year[3]))
+    return out
+
+
+def key_field_boxes(comparison: np.ndarray, spec: dict[str, Any]):
+    """The paper's ID number and name, boxed on its comparison image where Tesseract
+    reads them (what `dossier ingest` finds and nearmatch.field_boxes maps, without a
+    store): the key fields a near-reuse confirmation re-reads."""
+    from ocr.tesseract import ocr_image
+    from pipeline.near import FieldBox
+    from pipeline.textnorm import fold
+
+    words = ocr_image(comparison, lang="vie+eng", dpi=300, timeout=60.0, want_pdf=False).words
+    fields = spec["fields"]
+    boxes = []
+    for key in (_id_field(spec), _name_field(spec)):
+        wanted = [fold(w) for w in fields[key].split()]
+        found = []  # every place the value is read, first from the top kept
+        for i in range(len(words) - len(wanted) + 1):
+            run = words[i : i + len(wanted)]
+            if [fold(w.text.strip(".,:")) for w in run] == wanted:
+                x0, y0 = min(w.bbox[0] for w in run), min(w.bbox[1] for w in run)
+                x1, y1 = max(w.bbox[2] for w in run), max(w.bbox[3] for w in run)
+                found.append((y0, x0, x1, y1))
+        if found:
+            y0, x0, x1, y1 = min(found)
+            boxes.append(FieldBox(key, fields[key], (x0, y0, x1, y1)))
+    return boxes
+
+
 def render(spec: dict[str, Any]) -> Image.Image:
     """The first page of `spec`, printed clean (RGB, 300 dpi)."""
     return generator().render_document(spec)[0]
