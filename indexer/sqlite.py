@@ -137,10 +137,14 @@ CREATE INDEX IF NOT EXISTS reuse_log_at ON reuse_log(at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS documents_dossier ON documents(dossier_id);
 CREATE INDEX IF NOT EXISTS documents_type_date ON documents(doc_type, main_date);
--- Folded words of the text and fields, and of the issuing office: the office filter is
--- a full-text match on its own column, not a LIKE scan of every row.
+-- Folded words of the text and fields. The issuing office has an index of its own: the
+-- office filter is a full-text match, not a LIKE scan of every row, and relevance
+-- scores of the text (bm25 counts every column of a row) stay the text's alone.
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    folded, office, tokenize = 'unicode61 remove_diacritics 2'
+    folded, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS offices_fts USING fts5(
+    office, tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 
@@ -163,18 +167,13 @@ def _unsigned64(value: int) -> int:
 RANK_LIMIT = 5000
 
 
-def fts_query(text: str, office: str | None = None) -> str | None:
-    """An FTS5 MATCH expression: every folded term of the text must occur in the text
-    column, every term of `office` in the office column (terms quoted, so no operator in
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression: every folded term must occur (quoted, so no operator in
     user input is interpreted)."""
-    parts = []
     terms = query_terms(text)
-    if terms:
-        parts.append("folded : (" + " ".join(f'"{t}"' for t in terms) + ")")
-    office_terms = query_terms(office or "")
-    if office_terms:
-        parts.append("office : (" + " ".join(f'"{t}"' for t in office_terms) + ")")
-    return " AND ".join(parts) or None
+    if not terms:
+        return None
+    return " ".join(f'"{t}"' for t in terms)
 
 
 class SqliteIndex:
@@ -260,6 +259,7 @@ class SqliteIndex:
         if row is None:
             return
         conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (row[0],))
+        conn.execute("DELETE FROM offices_fts WHERE rowid = ?", (row[0],))
         for table in ("pages", "phash_chunks", "fields", "timings"):
             conn.execute(f"DELETE FROM {table} WHERE document_id = ?", (doc_id,))
         conn.execute("DELETE FROM document_bodies WHERE id = ?", (doc_id,))
@@ -304,13 +304,13 @@ class SqliteIndex:
         if not (doc.reuse and doc.reuse.kind == "near"):
             # A re-scan carries the text of the paper it re-scans: one paper, one hit.
             conn.execute(
-                "INSERT INTO documents_fts (rowid, folded, office) VALUES (?, ?, ?)",
-                (
-                    rowid,
-                    fold(" ".join([text, *(f.value or "" for f in doc.fields)])),
-                    fold(office) if office else "",
-                ),
+                "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
+                (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
             )
+            if office:
+                conn.execute(
+                    "INSERT INTO offices_fts (rowid, office) VALUES (?, ?)", (rowid, fold(office))
+                )
         if doc.dossier_id:
             conn.execute(
                 "INSERT OR REPLACE INTO dossier_documents"
@@ -579,7 +579,7 @@ class SqliteIndex:
         if query.doc_type:
             # With a text match, the FTS index must drive the query: unary + keeps the
             # planner from scanning every document of the type instead (10x slower).
-            text_match = fts_query(query.text, query.office) is not None
+            text_match = fts_query(query.text) is not None
             where.append("+d.doc_type = ?" if text_match else "d.doc_type = ?")
             args.append(query.doc_type)
         if query.citizen_id:
@@ -600,6 +600,10 @@ class SqliteIndex:
         if query.date_to:
             where.append("d.main_date <= ?")
             args.append(query.date_to)
+        if query.office:
+            office = fts_query(query.office)
+            where.append("d.rowid IN (SELECT rowid FROM offices_fts WHERE offices_fts MATCH ?)")
+            args.append(office or '""')  # only punctuation: matches nothing
         if query.dossier:
             where.append("d.dossier_id = ?")
             args.append(query.dossier)
@@ -607,8 +611,8 @@ class SqliteIndex:
 
     def search(self, query: SearchQuery) -> SearchResult:
         where, args = self._filters(query)
-        match = fts_query(query.text, query.office)
-        if match is None and (query.text.strip() or (query.office or "").strip()):
+        match = fts_query(query.text)
+        if match is None and query.text.strip():
             return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
         try:
             source, ranked = self._collect(match, where, args)
@@ -616,7 +620,7 @@ class SqliteIndex:
             order = "score DESC, created_at DESC" if ranked else "created_at DESC"
             page = self.conn.execute(
                 f"SELECT rid, {'score' if ranked else '0.0'} FROM {source}"
-                f" ORDER BY {order}, rid DESC LIMIT ? OFFSET ?",
+                f" ORDER BY {order}, id LIMIT ? OFFSET ?",
                 (query.limit, query.offset),
             ).fetchall()
             facets = {
@@ -650,9 +654,9 @@ class SqliteIndex:
 
     # What a result list needs of each match, copied once so that the count, the page and
     # the facets read one small table instead of joining the catalog again and again.
-    _HIT_COLUMNS = "d.rowid, d.created_at, d.doc_type, d.office, substr(d.main_date, 1, 4)"
+    _HIT_COLUMNS = "d.rowid, d.id, d.created_at, d.doc_type, d.office, substr(d.main_date, 1, 4)"
     _ALL_DOCUMENTS = (
-        "(SELECT rowid AS rid, created_at, doc_type, office,"
+        "(SELECT rowid AS rid, id, created_at, doc_type, office,"
         " substr(main_date, 1, 4) AS year FROM documents)"
     )
 
@@ -662,12 +666,12 @@ class SqliteIndex:
         if match is None and not where:
             return self._ALL_DOCUMENTS, False
         self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS search_hits (rid INTEGER PRIMARY KEY,"
+            "CREATE TEMP TABLE IF NOT EXISTS search_hits (rid INTEGER PRIMARY KEY, id TEXT,"
             " score REAL NOT NULL, created_at TEXT, doc_type TEXT, office TEXT, year TEXT)"
         )
         self.conn.execute("DELETE FROM search_hits")
         insert = (
-            "INSERT INTO search_hits (rid, created_at, doc_type, office, year, score)"
+            "INSERT INTO search_hits (rid, id, created_at, doc_type, office, year, score)"
             f" SELECT {self._HIT_COLUMNS}"
         )
         if match is None:

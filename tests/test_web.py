@@ -285,7 +285,7 @@ def test_download_kinds_outside_the_list_are_404(clerk, web_store, kind):
 def test_catalog_path_leading_out_of_the_store_is_not_served(clerk, web_store, tmp_path):
     """GIVEN a catalog entry whose PDF path climbs out of the store (.., absolute, or a
     symlink inside the store pointing out) WHEN it is downloaded THEN 404, nothing read."""
-    from pipeline.batch import open_index
+    from pipeline.catalog import open_index
 
     secret = tmp_path / "secret.pdf"
     secret.write_bytes(b"%PDF-1.4 not yours")
