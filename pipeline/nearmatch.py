@@ -85,6 +85,8 @@ class NearMatcher:
             path = store.comparison_path(
                 self.store_dir, candidate.document_id, candidate.page_index
             )
+            if not path.exists():
+                continue  # a page read from a PDF text layer keeps no comparison image
             stored = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
             doc = self.index.get_document(candidate.document_id)
             if stored is None or doc is None:
