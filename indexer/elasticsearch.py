@@ -17,7 +17,6 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ from indexer.highlight import highlight, query_terms
 from indexer.sqlite import _now, _signed64, _unsigned64
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
-from pipeline.model import Document, Word, document_from_dict
+from pipeline.model import Document, document_from_dict, plain
 from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
@@ -90,32 +89,6 @@ def folded_terms(text: str) -> str:
     since a page repeats a few thousand syllables (5x faster at bulk rates); fold never
     crosses whitespace, so the result is the same."""
     return " ".join(_WORD.findall(" ".join(map(_fold_word, text.split()))))
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def plain(obj: Any) -> Any:
-    """dataclasses.asdict without its deep copies (3x faster on word-heavy pages, which
-    matters at bulk rates); the same JSON as Document.to_dict (a test holds it there)."""
-    cls = type(obj)
-    if cls in _SCALARS:
-        return obj
-    if cls is list and obj and type(obj[0]) is Word:
-        # A page's words are most of a document's objects: spelled out for speed.
-        return [{"text": w.text, "bbox": list(w.bbox), "confidence": w.confidence,
-                 "line_id": w.line_id} for w in obj]  # fmt: skip
-    names = _FIELD_NAMES.get(cls)
-    if names is None and is_dataclass(obj):
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))
-    if names is not None:
-        return {name: plain(getattr(obj, name)) for name in names}
-    if cls is list or cls is tuple:
-        return [plain(value) for value in obj]
-    if cls is dict:
-        return {key: plain(value) for key, value in obj.items()}
-    return obj
 
 
 def document_source(doc: Document) -> dict[str, Any]:
