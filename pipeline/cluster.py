@@ -222,7 +222,6 @@ class ClusterExecutor(Executor):
             self._pending.pop(done.key, None)
         try:
             outcome = done.result()
-            result.set_result(save_part(outcome, task.work_dir))
         except KilledWorker as exc:
             result.set_result(
                 PageOutcome(
@@ -232,20 +231,28 @@ class ClusterExecutor(Executor):
                     "of memory); the file is set aside",
                 )
             )
-        except FutureCancelledError as exc:
+        except (FutureCancelledError, OSError) as exc:
+            # OSError: the result could not be gathered (CommClosedError) because the
+            # scheduler went away between the task's end and its delivery.
             if self._closing:
                 result.set_exception(exc)
                 return
+            reason = getattr(exc, "reason", None) or type(exc).__name__
             result.set_exception(
                 BackendUnavailableError(
                     f"The connection to the Dask scheduler at {self.address} was lost "
-                    f"({exc.reason}). Files finished so far are stored.",
+                    f"({reason}). Files finished so far are stored.",
                     hint="Restart the scheduler and workers, then run the same command "
                     "again to finish the batch.",
                 )
             )
         except BaseException as exc:  # a worker-side bug: surface it, don't hang the batch
             result.set_exception(exc)
+        else:
+            try:
+                result.set_result(save_part(outcome, task.work_dir))
+            except BaseException as exc:  # e.g. the store's disk is full: not the cluster
+                result.set_exception(exc)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closing = True
