@@ -107,6 +107,22 @@ def reuse_entry_hash(entry: dict[str, Any] | ReuseLogEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def apply_correction(
+    doc: Document, name: str, value: str, *, valid: bool, reason: str | None
+) -> str | None:
+    """Set the document's field `name` to a value an official typed; returns the old
+    value. The same rule for both backends' correct_field."""
+    from pipeline.errors import NotFoundError
+
+    target = next((f for f in doc.fields if f.name == name), None)
+    if target is None:
+        raise NotFoundError(f"The document {doc.id} has no field {name!r}.")
+    old = target.value
+    target.value, target.valid, target.reason = value, valid, reason
+    target.confidence, target.extractor = 100.0, "correction"
+    return old
+
+
 class Index(Protocol):
     """What the pipeline, the CLI and the web layer may ask of a catalog backend.
     indexer/sqlite.py is the reference; indexer/elasticsearch.py mirrors it (tests run

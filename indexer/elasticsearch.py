@@ -39,6 +39,7 @@ from indexer.base import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    apply_correction,
     phash_chunks,
     reuse_entry_hash,
 )
@@ -785,12 +786,7 @@ class ElasticsearchIndex:
         doc = self.get_document(doc_id)
         if doc is None or doc.id != doc_id:
             raise NotFoundError(f"No document with id {doc_id!r}.")
-        target = next((f for f in doc.fields if f.name == name), None)
-        if target is None:
-            raise NotFoundError(f"The document {doc_id} has no field {name!r}.")
-        old = target.value
-        target.value, target.valid, target.reason = value, valid, reason
-        target.confidence, target.extractor = 100.0, "correction"
+        old = apply_correction(doc, name, value, valid=valid, reason=reason)
         self.put_documents([doc])
         record = {
             "document_id": doc_id,

@@ -24,6 +24,7 @@ from indexer.base import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    apply_correction,
     phash_chunks,
     reuse_entry_hash,
 )
@@ -772,12 +773,7 @@ class SqliteIndex:
             if row is None:
                 raise NotFoundError(f"No document with id {doc_id!r}.")
             doc = document_from_dict(json.loads(row[0]))
-            target = next((f for f in doc.fields if f.name == name), None)
-            if target is None:
-                raise NotFoundError(f"The document {doc_id} has no field {name!r}.")
-            old = target.value
-            target.value, target.valid, target.reason = value, valid, reason
-            target.confidence, target.extractor = 100.0, "correction"
+            old = apply_correction(doc, name, value, valid=valid, reason=reason)
             self._delete(conn, doc_id)
             self._insert(conn, doc)
             conn.execute(
