@@ -894,6 +894,40 @@ def users_add(ctx: click.Context, name: str, role: str, replace: bool) -> None:
     click.echo(f"{user.name} ({user.role}) can sign in.")
 
 
+def _set_user_active(ctx: click.Context, name: str, active: bool) -> None:
+    from web.accounts import Accounts, accounts_path
+
+    accounts = Accounts(accounts_path(config_of(ctx).store))
+    try:
+        accounts.set_active(name, active)
+        accounts.audit("cli", "enable user" if active else "disable user", name)
+    finally:
+        accounts.close()
+
+
+@users.command("disable")
+@click.argument("name")
+@store_option
+@click.pass_context
+@handles_errors
+def users_disable(ctx: click.Context, name: str) -> None:
+    """Stop a user from signing in; their open sessions end at once. The account and
+    its audit trail are kept."""
+    _set_user_active(ctx, name, False)
+    click.echo(f"{name} can no longer sign in.")
+
+
+@users.command("enable")
+@click.argument("name")
+@store_option
+@click.pass_context
+@handles_errors
+def users_enable(ctx: click.Context, name: str) -> None:
+    """Let a disabled user sign in again."""
+    _set_user_active(ctx, name, True)
+    click.echo(f"{name} can sign in.")
+
+
 @users.command("list")
 @store_option
 @json_option

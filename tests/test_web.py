@@ -463,6 +463,45 @@ def test_users_cli_adds_and_lists(store):
     accounts.close()
 
 
+def test_disabling_a_user_ends_their_sessions_and_refuses_sign_in(app, web_store):
+    """GIVEN an official signed in to the web interface
+    WHEN a manager disables the account with 'dossier users disable'
+    THEN the open session stops working at once, signing in again is refused, the change
+    is in the audit log, and 'users enable' lets the user back in."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    def cli(*args: str):
+        return CliRunner().invoke(main, ["--store", str(web_store.store), *args])
+
+    accounts = Accounts(accounts_path(web_store.store))
+    accounts.add_user("tam", "official", PASSWORD)
+
+    def sign_in_as_tam() -> tuple[TestClient, int]:
+        client = TestClient(app, follow_redirects=False)
+        form = client.get("/login")
+        data = {"name": "tam", "password": PASSWORD, "csrf_token": csrf_of(form.text)}
+        return client, client.post("/login", data=data).status_code
+
+    client, status = sign_in_as_tam()
+    assert status == 303 and client.get("/").status_code == 200
+
+    result = cli("users", "disable", "tam")
+    assert result.exit_code == 0, result.output
+    assert client.get("/").status_code == 303  # back to the sign-in page
+    assert sign_in_as_tam()[1] != 303
+    assert "(disabled)" in cli("users", "list").stdout
+    _total, entries = accounts.audit_entries(target="tam")
+    assert [e.action for e in entries][:1] == ["disable user"]
+
+    assert cli("users", "enable", "tam").exit_code == 0
+    assert sign_in_as_tam()[1] == 303
+    missing = cli("users", "disable", "nobody")
+    assert missing.exit_code == 7 and "No user 'nobody'" in missing.output
+    accounts.close()
+
+
 def test_openapi_description_behind_sign_in(clerk):
     spec = clerk.get("/api/openapi.json").json()
     assert "/api/search" in spec["paths"]
