@@ -57,17 +57,18 @@ def person(number: int) -> Person:
     return Person(name, born, f"001{number:09d}", f"Số {number + 1} phố Hàng Bạc, Hà Nội")
 
 
-def scanned_pdf(pages: int, dpi: int = 200) -> Path:
-    """A scanned PDF of `pages` distinct forms (made once, then reused)."""
+def scanned_pdf(pages: int, dpi: int = 200, first: int = 0, folder: Path = WORK) -> Path:
+    """A scanned PDF of `pages` distinct forms, people `first` on (made once, reused)."""
     import img2pdf
     from PIL import Image
 
-    path = WORK / f"scan-{pages}p-{dpi}dpi.pdf"
+    name = f"scan-{pages}p-{dpi}dpi.pdf" if first == 0 else f"scan-{first}+{pages}p-{dpi}dpi.pdf"
+    path = folder / name
     if path.exists():
         return path
-    WORK.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     blobs = []
-    for number in range(pages):
+    for number in range(first, first + pages):
         image = Image.fromarray(render_page(form_lines(person(number)), dpi=dpi))
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=80, dpi=(dpi, dpi))
@@ -220,6 +221,18 @@ class Run:
         }
 
 
+def speed_input(pages: int, files: int, dpi: int) -> Path:
+    """The speed runs' pages: one PDF, or a folder of `files` PDFs sharing them out (the
+    same people either way)."""
+    if files <= 1:
+        return scanned_pdf(pages, dpi)
+    folder = WORK / f"speed-{pages}p-{files}files-{dpi}dpi"
+    size = -(-pages // files)
+    for first in range(0, pages, size):
+        scanned_pdf(min(size, pages - first), dpi, first, folder)
+    return folder
+
+
 def ingest(label: str, pdf: Path, options: list[str], watch: list[int] = ()) -> Run:
     """`dossier ingest PDF` into a fresh store, measured."""
     store = WORK / f"store-{label}"
@@ -317,6 +330,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memory-pages", default="100,1000", help="Page counts (comma list).")
     parser.add_argument("--speed-pages", type=int, default=40)
+    parser.add_argument(
+        "--speed-files",
+        type=int,
+        default=1,
+        help="Share the speed pages out over this many PDFs (a batch of several files: "
+        "a file's documents are stored while the next file's pages are read).",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="Workers for the memory runs.")
     parser.add_argument("--dpi", type=int, default=200, help="Resolution of the scans.")
     parser.add_argument(
@@ -339,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
     figures["memory"] = [r.to_json() for r in memory]
 
     if not args.skip_speed:
-        pdf = scanned_pdf(args.speed_pages, args.dpi)
+        pdf = speed_input(args.speed_pages, args.speed_files, args.dpi)
+        figures["speed_input"] = {"pages": args.speed_pages, "files": args.speed_files}
         if not args.skip_local:
             one = ingest("jobs-1", pdf, ["--jobs", "1", *common])
             two = ingest("jobs-2", pdf, ["--jobs", "2", *common])
