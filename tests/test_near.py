@@ -212,3 +212,30 @@ def test_key_fields_are_reread_through_the_pipeline(cli, tmp_path):
     other = json_lines(cli("ingest", str(tmp_path / "digit.png"), "--json", "-j", "1").output)
     assert other[0]["status"] == "new", other[0]
     assert other[0]["reuse"] is None
+
+
+def test_in_process_reader_reads_as_the_tesseract_program():
+    """GIVEN a sheet of key-field lines (a name with marks, an ID number)
+    WHEN it is read by the in-process Tesseract and by the Tesseract program
+    THEN both give the same words: the faster reader changes no re-reading."""
+    from PIL import Image, ImageDraw
+
+    from pipeline import near
+    from tests.reuse_fixtures import generator
+
+    sheet = Image.new("L", (1400, 260), 255)
+    draw = ImageDraw.Draw(sheet)
+    font = generator().font("LiberationSerif", "B", 48)
+    draw.text((40, 40), "NGUYỄN THỊ HƯƠNG", font=font, fill=0)
+    draw.text((40, 150), "001219012345", font=font, fill=0)
+    pixels = np.asarray(sheet)
+    assert near._api() is not None, "tesserocr is a dependency"
+    fast = [text for text, _ in near._read_words(pixels)]
+    saved = near._reader.api
+    near._reader.api = None  # the program, as when tesserocr cannot load
+    try:
+        slow = [text for text, _ in near._read_words(pixels)]
+    finally:
+        near._reader.api = saved
+    assert fast == slow
+    assert "001219012345" in fast
