@@ -350,6 +350,39 @@ def test_a_batch_through_two_workers_gives_the_catalog_of_a_local_run(
     assert {str(pid) for pid in workers.values()} <= used
 
 
+def _worker_settings() -> dict:
+    """Run on a worker: what decides how much of a core it takes besides its pages."""
+    import cv2
+    import dask
+
+    return {
+        "opencv_threads": cv2.getNumThreads(),
+        "omp_thread_limit": os.environ.get("OMP_THREAD_LIMIT"),
+        "profiler": dask.config.get("distributed.worker.profile.enabled"),
+        "tick": dask.config.get("distributed.admin.tick.interval"),
+    }
+
+
+def test_a_dossier_worker_takes_one_core_and_keeps_dask_housekeeping_rare(
+    processes: Processes,
+):
+    """GIVEN a `dossier worker` process joined to a scheduler
+    WHEN it is asked how it runs
+    THEN OpenCV and Tesseract use one thread each, and Dask's statistical profiler is off
+    and its event-loop tick rare (together 11% of a core on an idle 2-core machine)."""
+    from distributed import Client
+
+    cluster_of(processes, 1)
+    with Client(processes.address, timeout=30, set_as_default=False) as client:
+        (settings,) = client.run(_worker_settings).values()
+    assert settings == {
+        "opencv_threads": 1,
+        "omp_thread_limit": "1",
+        "profiler": False,
+        "tick": "1s",
+    }
+
+
 def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     batch: Path, local: dict, processes: Processes, tmp_path: Path
 ):
