@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +47,7 @@ class EngineRun:
     engine: str
     seconds: float
     texts: dict[str, str] = field(default_factory=dict)  # page file name -> text
+    cpu: float | None = None  # CPU seconds (user + system) of the processes it waited for
     error: str | None = None
     statuses: dict[str, str] = field(default_factory=dict)  # dossier: page file -> status
 
@@ -130,6 +132,54 @@ def generated_pages(out: Path, count: int) -> list[BenchPage]:
 # --- engines ---------------------------------------------------------------------------
 
 
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (and theirs, once reaped):
+    the machine is shared, so CPU time is the steadier figure beside the wall clock."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_tree(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str, float]:
+    """Run `cmd`; (exit code, stdout, stderr, CPU seconds of its whole process tree).
+
+    dossier's workers are children of a forkserver nobody waits for, so RUSAGE_CHILDREN
+    misses them: the tree is sampled every 50 ms instead, keeping each process's own last
+    CPU time (a short-lived Tesseract loses at most its last 50 ms)."""
+    import threading
+
+    import psutil
+
+    seen: dict[tuple[int, float], float] = {}  # (pid, start time) -> own CPU seconds
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        root = psutil.Process(proc.pid)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    tree = []
+                for p in tree:
+                    try:
+                        with p.oneshot():
+                            t = p.cpu_times()
+                            seen[(p.pid, p.create_time())] = t.user + t.system
+                    except psutil.Error:
+                        pass
+                done.wait(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        done.set()
+        sampler.join()
+        out.seek(0)
+        err.seek(0)
+        return code, out.read().decode(), err.read().decode(), sum(seen.values())
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["OMP_THREAD_LIMIT"] = "1"
@@ -151,10 +201,10 @@ def run_tesseract(folder: Path, pages: list[BenchPage], jobs: int, lang: str) ->
         )
         return page.name, base.with_suffix(".txt").read_text(encoding="utf-8")
 
-    started = time.perf_counter()
+    cpu, started = _children_cpu(), time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:
         texts = dict(pool.map(one, pages))
-    run = EngineRun("tesseract", time.perf_counter() - started, texts)
+    run = EngineRun("tesseract", time.perf_counter() - started, texts, _children_cpu() - cpu)
     shutil.rmtree(out, ignore_errors=True)
     return run
 
@@ -169,13 +219,13 @@ def run_dossier(
     cmd = [str(VENV_BIN / "dossier"), "ingest", str(folder), "--store", str(store), "--json"]
     cmd += ["--jobs", str(jobs), "--lang", lang, "--cleanup" if cleanup else "--no-cleanup"]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    code, stdout, stderr, cpu = _run_tree(cmd, _env())
     seconds = time.perf_counter() - started
-    run = EngineRun(engine, seconds)
-    if proc.returncode not in (0, 1):
-        run.error = f"dossier ingest exited {proc.returncode}: {proc.stderr[-500:]}"
+    run = EngineRun(engine, seconds, cpu=cpu)
+    if code not in (0, 1):
+        run.error = f"dossier ingest exited {code}: {stderr[-500:]}"
         return run
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         record = json.loads(line)
         if "summary" in record:
             continue
@@ -213,10 +263,10 @@ def run_ocrmypdf(folder: Path, pages: list[BenchPage], jobs: int, lang: str) -> 
     cmd += ["--sidecar", str(sidecar), "--output-type", "pdf", "-l", lang, "-q"]
     cmd += [str(source), str(work / "out.pdf")]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    run = EngineRun("ocrmypdf", time.perf_counter() - started)
-    if proc.returncode != 0:
-        run.error = f"ocrmypdf exited {proc.returncode}: {proc.stderr[-500:]}"
+    code, _, stderr, cpu = _run_tree(cmd)
+    run = EngineRun("ocrmypdf", time.perf_counter() - started, cpu=cpu)
+    if code != 0:
+        run.error = f"ocrmypdf exited {code}: {stderr[-500:]}"
     else:
         texts = sidecar.read_text(encoding="utf-8").split("\f")
         run.texts = {p.name: t for p, t in zip(pages, texts, strict=False)}
@@ -244,8 +294,10 @@ def summarize(runs: list[EngineRun], pages: list[BenchPage], jobs: int) -> dict:
             )
             for p in scored
         )
+        cpus = [r.cpu for r in repeats if r.cpu is not None]
         engines[engine] = {
             "seconds": round(seconds, 2),
+            "cpu_per_page": round(statistics.median(cpus) / len(pages), 3) if cpus else None,
             "pages_per_second": round(len(pages) / seconds, 3) if seconds else None,
             "cer_median": round(statistics.median(cers), 4) if cers else None,
             "cer_overall": round(edits / chars, 4) if chars else None,
@@ -255,7 +307,13 @@ def summarize(runs: list[EngineRun], pages: list[BenchPage], jobs: int) -> dict:
         if last.statuses:
             # A page not "new" was not read by this run (set aside, or reused from another).
             engines[engine]["not_new"] = {k: v for k, v in last.statuses.items() if v != "new"}
-    report: dict = {"pages": len(pages), "jobs": jobs, "engines": engines, "ratios": {}}
+    report: dict = {
+        "pages": len(pages),
+        "jobs": jobs,
+        "loadavg": os.getloadavg()[0],
+        "engines": engines,
+        "ratios": {},
+    }
     rate = {e: v["pages_per_second"] for e, v in engines.items() if v["pages_per_second"]}
     if "dossier" in rate:
         for anchor in ("ocrmypdf", "tesseract"):
@@ -272,14 +330,18 @@ def summarize(runs: list[EngineRun], pages: list[BenchPage], jobs: int) -> dict:
 
 
 def print_table(report: dict) -> None:
-    print(f"{report['pages']} pages, {report['jobs']} jobs")
-    print(f"{'engine':<20}{'seconds':>9}{'pages/s':>9}{'CER med':>9}{'CER all':>9}  note")
+    print(f"{report['pages']} pages, {report['jobs']} jobs, load average {report['loadavg']:.2f}")
+    print(
+        f"{'engine':<20}{'seconds':>9}{'pages/s':>9}{'CPU/page':>9}"
+        f"{'CER med':>9}{'CER all':>9}  note"
+    )
     for engine, v in report["engines"].items():
         note = v["error"] or (
             "" if v["pages_read"] == report["pages"] else f"{v['pages_read']} pages read"
         )
         print(
             f"{engine:<20}{v['seconds']:>9.1f}{v['pages_per_second'] or 0:>9.3f}"
+            f"{v['cpu_per_page'] or 0:>9.2f}"
             f"{v['cer_median'] if v['cer_median'] is not None else '-':>9}"
             f"{v['cer_overall'] if v['cer_overall'] is not None else '-':>9}  {note}"
         )
@@ -332,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     parser.error(f"unknown engine {engine}")
                 last = runs[-1]
-                print(f"  {engine}: {last.seconds:.1f} s {last.error or ''}", file=sys.stderr)
+                print(
+                    f"  {engine}: {last.seconds:.1f} s, CPU {last.cpu or 0:.1f} s, "
+                    f"load {os.getloadavg()[0]:.2f} {last.error or ''}",
+                    file=sys.stderr,
+                )
         report = summarize(runs, pages, args.jobs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
