@@ -16,6 +16,7 @@ from pipeline.cleanup import (
     char_height,
     cleanup,
     drop_red,
+    neighbour_lean,
     remove_leaders,
     to_gray,
 )
@@ -252,3 +253,33 @@ def test_dotted_leaders_are_removed_and_letters_with_dots_kept():
     assert "Nghị định, Chỉ thị, Quyết định" in text
     # A colon right before a leader keeps its lower dot.
     assert "Họ và tên:" in text
+
+
+def _sample_card(name: str) -> tuple[np.ndarray, int | None]:
+    from pathlib import Path
+
+    from ocr.images import load_frame
+
+    path = Path(__file__).resolve().parent.parent / "samples" / name
+    return load_frame(path, 0, 200_000_000)
+
+
+@pytest.mark.parametrize("name", ["cccd_01.jpg", "cccd_02.png"])
+def test_upright_id_card_is_judged_upright_without_osd(name):
+    """GIVEN an upright ID card scan (photo, emblem and short fields: the row/column
+    profiles alone cannot tell if it lies on its side)
+    WHEN it is cleaned with a Tesseract that does not exist
+    THEN it is left upright: the own test decided, OSD (~0.7 s) was never called (a call
+    would fail on the missing program)."""
+    pixels, dpi = _sample_card(name)
+    cleaned = cleanup(pixels, dpi_hint=dpi, lang_cmd="/nonexistent/tesseract")
+    assert cleaned.metrics.rotation == 0
+
+
+def test_neighbour_lean_tells_lines_across_from_lines_on_their_side():
+    """GIVEN a card's ink mask upright and turned a quarter
+    THEN letters' nearest neighbours lie beside them upright, above/below when turned."""
+    pixels, _ = _sample_card("cccd_01.jpg")
+    _, ink = cv2.threshold(to_gray(pixels), 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    assert neighbour_lean(ink) > 1.5
+    assert neighbour_lean(np.ascontiguousarray(np.rot90(ink))) < -0.5
