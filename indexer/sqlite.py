@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from indexer.base import (
     GENESIS_HASH,
     REUSE_COLUMNS,
@@ -25,15 +27,15 @@ from indexer.base import (
     SearchQuery,
     SearchResult,
     apply_correction,
+    fold_words,
     phash_chunks,
     reuse_entry_hash,
 )
 from indexer.highlight import highlight, query_terms
 from pipeline.errors import BackendError, BackendUnavailableError
-from pipeline.model import Document, document_from_dict
-from pipeline.textnorm import fold
+from pipeline.model import Document, document_from_dict, plain
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -63,7 +65,6 @@ CREATE TABLE IF NOT EXISTS document_bodies (
 );
 CREATE INDEX IF NOT EXISTS documents_sha256 ON documents(sha256);
 CREATE INDEX IF NOT EXISTS documents_person ON documents(person_id);
-CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
 CREATE INDEX IF NOT EXISTS documents_created ON documents(created_at);
 CREATE TABLE IF NOT EXISTS pages (
     document_id TEXT NOT NULL,
@@ -147,7 +148,62 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
 CREATE VIRTUAL TABLE IF NOT EXISTS offices_fts USING fts5(
     office, tokenize = 'unicode61 remove_diacritics 2'
 );
+-- What a result list needs of every match, in narrow rows (a search touching a fifth of
+-- the catalog reads these, not the wide documents rows): the facets as small integer
+-- codes (facet_values), grouped in one pass, and the keys of the newest-first order.
+CREATE TABLE IF NOT EXISTS search_rows (
+    rid INTEGER PRIMARY KEY,  -- documents.rowid
+    type_code INTEGER NOT NULL,
+    office_code INTEGER,
+    year_code INTEGER,
+    created_at TEXT NOT NULL,
+    id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_rows_newest ON search_rows(created_at DESC, id);
+CREATE TABLE IF NOT EXISTS facet_values (
+    code INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,  -- doc_type | office | year
+    value TEXT NOT NULL,
+    UNIQUE (kind, value)
+);
+DROP INDEX IF EXISTS documents_type;  -- schema 1: documents_type_date leads with doc_type
 """
+
+# Schema 1 -> 2: fill the facet codes and search rows from the documents.
+_BACKFILL = """
+INSERT OR IGNORE INTO facet_values (kind, value)
+    SELECT DISTINCT 'doc_type', doc_type FROM documents;
+INSERT OR IGNORE INTO facet_values (kind, value)
+    SELECT DISTINCT 'office', office FROM documents WHERE office IS NOT NULL;
+INSERT OR IGNORE INTO facet_values (kind, value)
+    SELECT DISTINCT 'year', substr(main_date, 1, 4) FROM documents WHERE main_date IS NOT NULL;
+INSERT OR REPLACE INTO search_rows (rid, type_code, office_code, year_code, created_at, id)
+    SELECT d.rowid, t.code, o.code, y.code, d.created_at, d.id FROM documents d
+    JOIN facet_values t ON t.kind = 'doc_type' AND t.value = d.doc_type
+    LEFT JOIN facet_values o ON o.kind = 'office' AND o.value = d.office
+    LEFT JOIN facet_values y ON y.kind = 'year' AND y.value = substr(d.main_date, 1, 4);
+"""
+
+FACETS = ("doc_type", "office", "year")
+FACET_SIZE = 20
+
+
+def document_json(doc: Document) -> str:
+    """The stored form of a Document (what document_from_dict reads back). orjson walks
+    the dataclasses in C, 9x faster than json.dumps(plain(doc)); anything it cannot
+    encode (a numpy scalar, a non-str key) takes the plain path."""
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(plain(doc), ensure_ascii=False)
+
+
+def load_document(body: str) -> Document:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:  # written by json.dumps with NaN in it
+        data = json.loads(body)
+    return document_from_dict(data)
 
 
 def _now() -> str:
@@ -182,6 +238,7 @@ class SqliteIndex:
 
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
+        self._codes: dict[tuple[str, str], int] = {}  # facet value -> code, as stored
         try:
             if readonly:
                 # Worker processes only look things up; the batch process is the writer.
@@ -192,6 +249,9 @@ class SqliteIndex:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA temp_store=MEMORY")
+            # A bulk transaction touches many index pages: the default 2 MB cache spills
+            # them to the WAL during the transaction and reads them back.
+            self.conn.execute("PRAGMA cache_size=-65536")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise BackendUnavailableError(
@@ -212,6 +272,8 @@ class SqliteIndex:
             )
         with self.conn:
             self.conn.executescript(_SCHEMA)
+            if version < 2:
+                self.conn.executescript(_BACKFILL)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -225,6 +287,7 @@ class SqliteIndex:
             yield self.conn
         except BaseException:
             self.conn.rollback()
+            self._codes.clear()  # codes handed out in the rolled-back transaction are gone
             raise
         else:
             self.conn.commit()
@@ -240,15 +303,22 @@ class SqliteIndex:
     def put_document(self, doc: Document) -> None:
         with self.transaction() as conn:
             self._delete(conn, doc.id)
-            self._insert(conn, doc)
+            self._insert_many(conn, [doc])
 
     def put_documents(self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()) -> None:
         """Several documents (e.g. all documents of one batch scan) and the reuse
         decisions made about them, in one transaction."""
+        # The last copy of an id wins, in its place, as one insert-or-replace after another.
+        last = {doc.id: position for position, doc in enumerate(docs)}
+        docs = [doc for position, doc in enumerate(docs) if last[doc.id] == position]
         with self.transaction() as conn:
-            for doc in docs:
-                self._delete(conn, doc.id)
-                self._insert(conn, doc)
+            for start in range(0, len(docs), 500):  # bound the number of SQL variables
+                ids = [doc.id for doc in docs[start : start + 500]]
+                marks = ",".join("?" * len(ids))
+                stored = conn.execute(f"SELECT id FROM documents WHERE id IN ({marks})", ids)
+                for (doc_id,) in stored.fetchall():
+                    self._delete(conn, doc_id)
+            self._insert_many(conn, docs)
             for entry in reuse_entries:
                 self._append_reuse(conn, entry)
 
@@ -261,87 +331,102 @@ class SqliteIndex:
             return
         conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (row[0],))
         conn.execute("DELETE FROM offices_fts WHERE rowid = ?", (row[0],))
+        conn.execute("DELETE FROM search_rows WHERE rid = ?", (row[0],))
         for table in ("pages", "phash_chunks", "fields", "timings"):
             conn.execute(f"DELETE FROM {table} WHERE document_id = ?", (doc_id,))
         conn.execute("DELETE FROM document_bodies WHERE id = ?", (doc_id,))
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
-    def _insert(self, conn: sqlite3.Connection, doc: Document) -> None:
-        if doc.created_at is None:
-            doc.created_at = _now()
-        text = doc.text
-        office = doc.office
-        seconds = sum(t.seconds for t in doc.timings if t.page is None)
-        cursor = conn.execute(
-            "INSERT INTO documents (id, sha256, source_path, media_type, first_page, last_page,"
-            " doc_type, status, person_id, doc_number, expiry_date, main_date, office,"
-            " dossier_id, created_at, seconds, reuse_kind)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                doc.id,
-                doc.source.sha256,
-                doc.source.path,
-                doc.source.media_type,
-                doc.first_page,
-                doc.last_page,
-                doc.doc_type,
-                doc.status,
-                doc.person_id,
-                doc.field_value("doc_number"),
-                doc.field_value("expiry_date"),
-                doc.main_date,
-                office,
-                doc.dossier_id,
-                doc.created_at,
-                seconds,
-                doc.reuse.kind if doc.reuse else None,
-            ),
-        )
-        conn.execute(
-            "INSERT INTO document_bodies (id, text, body) VALUES (?,?,?)",
-            (doc.id, text, json.dumps(doc.to_dict(), ensure_ascii=False)),
-        )
-        rowid = cursor.lastrowid
-        if not (doc.reuse and doc.reuse.kind == "near"):
-            # A re-scan carries the text of the paper it re-scans: one paper, one hit.
+    def _code(self, conn: sqlite3.Connection, kind: str, value: str | None) -> int | None:
+        """The small integer standing for a facet value in search_rows (None for none)."""
+        if value is None:
+            return None
+        code = self._codes.get((kind, value))
+        if code is None:
             conn.execute(
-                "INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)",
-                (rowid, fold(" ".join([text, *(f.value or "" for f in doc.fields)]))),
+                "INSERT OR IGNORE INTO facet_values (kind, value) VALUES (?, ?)", (kind, value)
             )
-            if office:
-                conn.execute(
-                    "INSERT INTO offices_fts (rowid, office) VALUES (?, ?)", (rowid, fold(office))
-                )
-        if doc.dossier_id:
-            conn.execute(
-                "INSERT OR REPLACE INTO dossier_documents"
-                " (dossier_id, document_id, status, reuse_kind, added_at) VALUES (?,?,?,?,?)",
-                (
-                    doc.dossier_id,
-                    doc.id,
-                    doc.status,
-                    doc.reuse.kind if doc.reuse else None,
-                    doc.created_at,
-                ),
-            )
-        for position, page in enumerate(doc.pages):
-            phash = _signed64(page.phash) if page.phash is not None else None
-            conn.execute(
-                "INSERT INTO pages (document_id, page_index, method, phash) VALUES (?,?,?,?)",
-                (doc.id, position, page.method, phash),
-            )
-            if page.phash is not None:
-                conn.executemany(
-                    "INSERT INTO phash_chunks (chunk, document_id, page_index) VALUES (?,?,?)",
-                    [(chunk, doc.id, position) for chunk in phash_chunks(page.phash)],
-                )
+            code = conn.execute(
+                "SELECT code FROM facet_values WHERE kind = ? AND value = ?", (kind, value)
+            ).fetchone()[0]
+            self._codes[(kind, value)] = code
+        return code
+
+    def _insert_many(self, conn: sqlite3.Connection, docs: list[Document]) -> None:
+        """Insert documents that are not stored: rows gathered per table and written with
+        one executemany each (a statement per row and table cost more than SQLite's work).
+        Row ids are given explicitly, so the search tables can name them."""
+        last = conn.execute("SELECT MAX(rowid) FROM documents").fetchone()[0] or 0
+        documents, bodies, texts, offices, search, links = [], [], [], [], [], []
+        pages, chunks, fields, timings = [], [], [], []
+        for rowid, doc in enumerate(docs, start=last + 1):
+            if doc.created_at is None:
+                doc.created_at = _now()
+            text = doc.text
+            office = doc.office
+            main_date = doc.main_date
+            reuse_kind = doc.reuse.kind if doc.reuse else None
+            documents.append((
+                rowid, doc.id, doc.source.sha256, doc.source.path, doc.source.media_type,
+                doc.first_page, doc.last_page, doc.doc_type, doc.status, doc.person_id,
+                doc.field_value("doc_number"), doc.field_value("expiry_date"), main_date,
+                office, doc.dossier_id, doc.created_at,
+                sum(t.seconds for t in doc.timings if t.page is None), reuse_kind,
+            ))  # fmt: skip
+            bodies.append((doc.id, text, document_json(doc)))
+            search.append((
+                rowid, self._code(conn, "doc_type", doc.doc_type),
+                self._code(conn, "office", office),
+                self._code(conn, "year", main_date[:4] if main_date is not None else None),
+                doc.created_at, doc.id,
+            ))  # fmt: skip
+            if reuse_kind != "near":
+                # A re-scan carries the text of the paper it re-scans: one paper, one hit.
+                folded = fold_words(" ".join([text, *(f.value or "" for f in doc.fields)]))
+                texts.append((rowid, folded))
+                if office:
+                    offices.append((rowid, fold_words(office)))
+            if doc.dossier_id:
+                links.append((doc.dossier_id, doc.id, doc.status, reuse_kind, doc.created_at))
+            for position, page in enumerate(doc.pages):
+                phash = _signed64(page.phash) if page.phash is not None else None
+                pages.append((doc.id, position, page.method, phash))
+                if page.phash is not None:
+                    chunks += [(chunk, doc.id, position) for chunk in phash_chunks(page.phash)]
+            fields += [(doc.id, f.name, f.value, int(f.valid)) for f in doc.fields]
+            timings += [(doc.id, t.stage, t.page, t.seconds, t.worker) for t in doc.timings]
         conn.executemany(
-            "INSERT INTO fields (document_id, name, value, valid) VALUES (?,?,?,?)",
-            [(doc.id, f.name, f.value, int(f.valid)) for f in doc.fields],
+            "INSERT INTO documents (rowid, id, sha256, source_path, media_type, first_page,"
+            " last_page, doc_type, status, person_id, doc_number, expiry_date, main_date,"
+            " office, dossier_id, created_at, seconds, reuse_kind)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            documents,
+        )
+        conn.executemany("INSERT INTO document_bodies (id, text, body) VALUES (?,?,?)", bodies)
+        conn.executemany(
+            "INSERT INTO search_rows (rid, type_code, office_code, year_code, created_at, id)"
+            " VALUES (?,?,?,?,?,?)",
+            search,
+        )
+        conn.executemany("INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)", texts)
+        conn.executemany("INSERT INTO offices_fts (rowid, office) VALUES (?, ?)", offices)
+        conn.executemany(
+            "INSERT OR REPLACE INTO dossier_documents"
+            " (dossier_id, document_id, status, reuse_kind, added_at) VALUES (?,?,?,?,?)",
+            links,
+        )
+        conn.executemany(
+            "INSERT INTO pages (document_id, page_index, method, phash) VALUES (?,?,?,?)", pages
+        )
+        conn.executemany(
+            "INSERT INTO phash_chunks (chunk, document_id, page_index) VALUES (?,?,?)", chunks
+        )
+        conn.executemany(
+            "INSERT INTO fields (document_id, name, value, valid) VALUES (?,?,?,?)", fields
         )
         conn.executemany(
             "INSERT INTO timings (document_id, stage, page, seconds, worker) VALUES (?,?,?,?,?)",
-            [(doc.id, t.stage, t.page, t.seconds, t.worker) for t in doc.timings],
+            timings,
         )
 
     def get_document(self, doc_id: str) -> Document | None:
@@ -358,14 +443,14 @@ class SqliteIndex:
             if len(rows) != 1:
                 return None
             row = rows[0]
-        return document_from_dict(json.loads(row[0]))
+        return load_document(row[0])
 
     def iter_documents(self) -> Iterator[Document]:
         cursor = self.conn.execute(
             "SELECT b.body FROM documents d JOIN document_bodies b ON b.id = d.id ORDER BY d.rowid"
         )
         for (body,) in cursor:
-            yield document_from_dict(json.loads(body))
+            yield load_document(body)
 
     def count_documents(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
@@ -382,7 +467,7 @@ class SqliteIndex:
             " AND d.doc_number IS ? ORDER BY COALESCE(d.main_date, '') DESC, d.created_at DESC",
             (doc_type, person_id, doc_number),
         )
-        return [document_from_dict(json.loads(body)) for (body,) in rows]
+        return [load_document(body) for (body,) in rows]
 
     def documents_of_person(self, person_id: str) -> list[Document]:
         """Every stored document about this personal ID number, newest first."""
@@ -394,7 +479,7 @@ class SqliteIndex:
             " ORDER BY COALESCE(d.main_date, '') DESC, d.created_at DESC",
             (person_id, person_id),
         )
-        return [document_from_dict(json.loads(body)) for (body,) in rows]
+        return [load_document(body) for (body,) in rows]
 
     # -- dossiers ----------------------------------------------------------------
 
@@ -574,14 +659,18 @@ class SqliteIndex:
 
     # -- search ------------------------------------------------------------------
 
-    def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
+    def _filters(self, query: SearchQuery, text_match: bool) -> tuple[list[str], list[Any]]:
+        """WHERE clauses over search_rows r and documents d (d is joined only when a
+        clause names it)."""
         where: list[str] = []
         args: list[Any] = []
-        if query.doc_type:
-            # With a text match, the FTS index must drive the query: unary + keeps the
-            # planner from scanning every document of the type instead (10x slower).
-            text_match = fts_query(query.text) is not None
-            where.append("+d.doc_type = ?" if text_match else "d.doc_type = ?")
+        if query.doc_type and text_match:
+            # The FTS index drives a text query; the type is checked on the narrow row.
+            code = self._stored_code("doc_type", query.doc_type)
+            where.append("r.type_code = ?")
+            args.append(-1 if code is None else code)  # a type never stored: no hit
+        elif query.doc_type:
+            where.append("d.doc_type = ?")
             args.append(query.doc_type)
         if query.citizen_id:
             # IN over the fields_value index, not a correlated EXISTS per document.
@@ -603,115 +692,159 @@ class SqliteIndex:
             args.append(query.date_to)
         if query.office:
             office = fts_query(query.office)
-            where.append("d.rowid IN (SELECT rowid FROM offices_fts WHERE offices_fts MATCH ?)")
+            where.append("r.rid IN (SELECT rowid FROM offices_fts WHERE offices_fts MATCH ?)")
             args.append(office or '""')  # only punctuation: matches nothing
         if query.dossier:
             where.append("d.dossier_id = ?")
             args.append(query.dossier)
         return where, args
 
+    def _stored_code(self, kind: str, value: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT code FROM facet_values WHERE kind = ? AND value = ?", (kind, value)
+        ).fetchone()
+        return row[0] if row else None
+
     def search(self, query: SearchQuery) -> SearchResult:
-        where, args = self._filters(query)
+        """Matches counted and faceted in one grouped pass over narrow rows; the page is
+        ranked by bm25 when the words are in at most RANK_LIMIT documents, else newest
+        first (walked down the newest-first index when matches are common enough)."""
         match = fts_query(query.text)
         if match is None and query.text.strip():
             return SearchResult(total=0, hits=[])  # only punctuation: nothing can match
+        where, args = self._filters(query, match is not None)
+        joins = (
+            " CROSS JOIN documents d ON d.rowid = r.rid" if any("d." in w for w in where) else ""
+        )
         try:
-            source, ranked = self._collect(match, where, args)
-            total = self.conn.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
-            order = "score DESC, created_at DESC" if ranked else "created_at DESC"
-            page = self.conn.execute(
-                f"SELECT rid, {'score' if ranked else '0.0'} FROM {source}"
-                f" ORDER BY {order}, id LIMIT ? OFFSET ?",
-                (query.limit, query.offset),
-            ).fetchall()
-            facets = {
-                name: dict(
-                    self.conn.execute(
-                        f"SELECT {name} AS k, COUNT(*) FROM {source} GROUP BY k"
-                        " HAVING k IS NOT NULL ORDER BY COUNT(*) DESC, k LIMIT 20"
-                    ).fetchall()
+            ranked = match is not None and not self._broad(match)
+            if match is not None:
+                source = (
+                    "FROM documents_fts CROSS JOIN search_rows r ON r.rid = documents_fts.rowid"
+                    f"{joins} WHERE documents_fts MATCH ?"
                 )
-                for name in ("doc_type", "office", "year")
-            }
+                source_args = [match, *args]
+            elif joins:
+                # The filters pick the documents through their indexes.
+                source = "FROM documents d CROSS JOIN search_rows r ON r.rid = d.rowid WHERE 1"
+                source_args = list(args)
+            else:
+                source, source_args = "FROM search_rows r WHERE 1", list(args)
+            source += "".join(f" AND {w}" for w in where)
+            total, facets = self._count(source, source_args)
+            window = (query.limit, query.offset)
+            if ranked:
+                page = self.conn.execute(
+                    f"SELECT r.rid, -bm25(documents_fts) AS score {source}"
+                    " ORDER BY score DESC, r.created_at DESC, r.id LIMIT ? OFFSET ?",
+                    [*source_args, *window],
+                ).fetchall()
+            elif total and self._walk_newest(total, query.limit + query.offset):
+                # Common matches: the first `limit` of them down the newest-first index
+                # come after a few rows, cheaper than sorting every match.
+                clauses = [*where]
+                walk_args = list(args)
+                if match is not None:
+                    clauses.insert(
+                        0, "r.rid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+                    )
+                    walk_args.insert(0, match)
+                page = self.conn.execute(
+                    f"SELECT r.rid, 0.0 FROM search_rows r INDEXED BY search_rows_newest{joins}"
+                    f" WHERE {' AND '.join(clauses) or '1'}"
+                    " ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?",
+                    [*walk_args, *window],
+                ).fetchall()
+            else:
+                page = self.conn.execute(
+                    f"SELECT r.rid, 0.0 {source} ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?",
+                    [*source_args, *window],
+                ).fetchall()
         except sqlite3.OperationalError as exc:
             raise BackendError(f"The search could not run: {exc}.") from exc
-        terms = query_terms(query.text)
+        return SearchResult(total=total, hits=self._hits(page, query.text), facets=facets)
+
+    def _hits(self, page: list[tuple[int, float]], text: str) -> list[SearchHit]:
+        """The page's documents, their valid field values and highlights (three queries
+        for the whole page)."""
+        if not page:
+            return []
+        rids = [rid for rid, _ in page]
+        marks = ",".join("?" * len(rids))
+        rows = self.conn.execute(
+            "SELECT d.rowid, d.id, d.doc_type, d.source_path, b.text FROM documents d"
+            f" JOIN document_bodies b ON b.id = d.id WHERE d.rowid IN ({marks})",
+            rids,
+        ).fetchall()
+        by_rid = {row[0]: row[1:] for row in rows}
+        values: dict[str, dict[str, str]] = {row[1]: {} for row in rows}
+        found = self.conn.execute(
+            "SELECT document_id, name, value FROM fields WHERE document_id IN"
+            f" ({','.join('?' * len(values))}) AND valid = 1 AND value IS NOT NULL ORDER BY rowid",
+            list(values),
+        )
+        for doc_id, name, value in found:
+            values[doc_id].setdefault(name, value)  # the first valid value of a field
+        terms = query_terms(text)
         hits = []
-        for rid, score_value in page:
-            doc_id, doc_type, source_path = self.conn.execute(
-                "SELECT id, doc_type, source_path FROM documents WHERE rowid = ?", (rid,)
-            ).fetchone()
+        for rid, score in page:
+            doc_id, doc_type, source_path, body_text = by_rid[rid]
             hits.append(
                 SearchHit(
                     id=doc_id,
-                    score=round(float(score_value), 4),
+                    score=round(float(score), 4),
                     doc_type=doc_type,
-                    highlight=highlight(self._text(doc_id), terms),
+                    highlight=highlight(body_text, terms),
                     source=source_path,
-                    fields=self._field_values(doc_id),
+                    fields=values[doc_id],
                 )
             )
-        return SearchResult(total=total, hits=hits, facets=facets)
+        return hits
 
-    # What a result list needs of each match, copied once so that the count, the page and
-    # the facets read one small table instead of joining the catalog again and again.
-    _HIT_COLUMNS = "d.rowid, d.id, d.created_at, d.doc_type, d.office, substr(d.main_date, 1, 4)"
-    _ALL_DOCUMENTS = (
-        "(SELECT rowid AS rid, id, created_at, doc_type, office,"
-        " substr(main_date, 1, 4) AS year FROM documents)"
-    )
+    def _broad(self, match: str) -> bool:
+        """More than RANK_LIMIT text matches: ranking them costs more than it tells (the
+        words are in most documents), so such results come newest first."""
+        found = self.conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
+            " LIMIT ?)",
+            (match, RANK_LIMIT + 1),
+        ).fetchone()[0]
+        return found > RANK_LIMIT
 
-    def _collect(self, match: str | None, where: list[str], args: list[Any]) -> tuple[str, bool]:
-        """The matching documents, as a FROM clause with columns rid, score, created_at,
-        doc_type, office, year; and whether they are ranked by relevance."""
-        if match is None and not where:
-            return self._ALL_DOCUMENTS, False
-        self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS search_hits (rid INTEGER PRIMARY KEY, id TEXT,"
-            " score REAL NOT NULL, created_at TEXT, doc_type TEXT, office TEXT, year TEXT)"
-        )
-        self.conn.execute("DELETE FROM search_hits")
-        insert = (
-            "INSERT INTO search_hits (rid, id, created_at, doc_type, office, year, score)"
-            f" SELECT {self._HIT_COLUMNS}"
-        )
-        if match is None:
-            self.conn.execute(f"{insert}, 0 FROM documents d WHERE {' AND '.join(where)}", args)
-            return "search_hits", False
-        broad = (
-            self.conn.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
-                " LIMIT ?)",
-                (match, RANK_LIMIT + 1),
-            ).fetchone()[0]
-            > RANK_LIMIT
-        )
-        score = "0" if broad else "-bm25(documents_fts)"
-        clause = "".join(f" AND {w}" for w in where)
-        self.conn.execute(
-            f"{insert}, {score} FROM documents_fts"
-            " CROSS JOIN documents d ON d.rowid = documents_fts.rowid"
-            f" WHERE documents_fts MATCH ?{clause}",
-            [match, *args],
-        )
-        return "search_hits", not broad
+    def _walk_newest(self, total: int, wanted: int) -> bool:
+        """Whether walking the newest-first index (about wanted * catalog / total rows
+        checked) beats sorting all `total` matches."""
+        catalog = self.conn.execute("SELECT MAX(rid) FROM search_rows").fetchone()[0] or 0
+        return wanted * catalog * 2 <= total * total
 
-    def _text(self, doc_id: str) -> str:
-        row = self.conn.execute(
-            "SELECT text FROM document_bodies WHERE id = ?", (doc_id,)
-        ).fetchone()
-        return row[0] if row else ""
-
-    def _field_values(self, doc_id: str) -> dict[str, str]:
+    def _count(self, source: str, args: list[Any]) -> tuple[int, dict[str, dict[str, int]]]:
+        """The number of matches and the facets: one grouped pass over the matches' narrow
+        rows (type, office, year codes), then per facet the FACET_SIZE most frequent
+        values, ties by value, from those few groups."""
+        per_kind = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT '{kind}', v.value, SUM(g.n) AS n FROM g"
+            f" JOIN facet_values v ON v.code = g.{kind}"
+            f" GROUP BY g.{kind} ORDER BY n DESC, v.value LIMIT {FACET_SIZE})"
+            for kind in FACETS
+        )
         rows = self.conn.execute(
-            "SELECT name, value FROM fields"
-            " WHERE document_id = ? AND valid = 1 AND value IS NOT NULL",
-            (doc_id,),
-        )
-        values: dict[str, str] = {}
-        for name, value in rows:
-            values.setdefault(name, value)
-        return values
+            "WITH g (doc_type, office, year, n) AS MATERIALIZED ("
+            "SELECT r.type_code, r.office_code, r.year_code, COUNT(*)"
+            f" {source} GROUP BY r.type_code, r.office_code, r.year_code)"
+            f" SELECT '', NULL, SUM(n) FROM g UNION ALL {per_kind}",
+            args,
+        ).fetchall()
+        total = next((count for kind, _, count in rows if not kind), None) or 0
+        facets = {
+            kind: {
+                value: count
+                for _, value, count in sorted(
+                    (-count, value, count) for k, value, count in rows if k == kind
+                )
+            }
+            for kind in FACETS
+        }
+        return total, facets
 
     # -- statistics --------------------------------------------------------------
 
@@ -772,10 +905,10 @@ class SqliteIndex:
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"No document with id {doc_id!r}.")
-            doc = document_from_dict(json.loads(row[0]))
+            doc = load_document(row[0])
             old = apply_correction(doc, name, value, valid=valid, reason=reason)
             self._delete(conn, doc_id)
-            self._insert(conn, doc)
+            self._insert_many(conn, [doc])
             conn.execute(
                 "INSERT INTO corrections (document_id, name, old_value, new_value, user, at)"
                 " VALUES (?,?,?,?,?,?)",

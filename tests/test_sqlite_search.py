@@ -1,0 +1,151 @@
+"""SQLite search over its narrow search rows: totals, facets and newest-first order
+checked against a plain Python reading of the same invented documents, on both page
+strategies (sorting the matches, walking the newest-first index); and a schema 1 catalog
+gains its search rows when opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import indexer.sqlite as sqlite_backend
+from bench.index_bench import documents
+from indexer.base import SearchQuery
+from indexer.highlight import query_terms
+from indexer.sqlite import SqliteIndex
+from pipeline.model import Document
+from pipeline.textnorm import fold
+
+DOCS = list(documents(300))
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> SqliteIndex:
+    index = SqliteIndex(tmp_path_factory.mktemp("catalog") / "catalog.sqlite")
+    for start in range(0, len(DOCS), 70):  # several transactions, codes reused across them
+        index.put_documents(DOCS[start : start + 70])
+    return index
+
+
+def _matches(doc: Document, query: SearchQuery) -> bool:
+    words = set(query_terms(" ".join([doc.text, *(f.value or "" for f in doc.fields)])))
+    if not set(query_terms(query.text)) <= words:
+        return False
+    if query.doc_type and doc.doc_type != query.doc_type:
+        return False
+    if query.date_from and not (doc.main_date and doc.main_date >= query.date_from):
+        return False
+    return not query.office or fold(query.office) in fold(doc.office or "")
+
+
+def _expected(query: SearchQuery) -> tuple[int, list[str], dict[str, dict[str, int]]]:
+    found = [d for d in DOCS if _matches(d, query)]
+    newest = sorted(found, key=lambda d: d.id)
+    newest.sort(key=lambda d: d.created_at or "", reverse=True)
+    facets = {}
+    for kind, key in (
+        ("doc_type", lambda d: d.doc_type),
+        ("office", lambda d: d.office),
+        ("year", lambda d: d.main_date[:4] if d.main_date else None),
+    ):
+        counts = Counter(key(d) for d in found if key(d) is not None)
+        top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:20]
+        facets[kind] = dict(top)
+    ids = [d.id for d in newest[query.offset : query.offset + query.limit]]
+    return len(found), ids, facets
+
+
+QUERIES = [
+    SearchQuery(text="giay khai sinh"),
+    SearchQuery(text="cam doan", doc_type="decision", limit=7, offset=3),
+    SearchQuery(text="nguyen", date_from="2015-01-01"),
+    SearchQuery(doc_type="cccd", date_from="2012-01-01"),
+    SearchQuery(office="dich vong"),
+    SearchQuery(text="ubnd", office="ben thanh", limit=20),
+    SearchQuery(),
+    SearchQuery(offset=290),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: repr(q)[12:70])
+def test_unranked_results_are_the_plain_reading(
+    catalog: SqliteIndex, query: SearchQuery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN 300 invented documents and a rank limit below every text query's matches
+    WHEN searching (filters alone, text and filters, paging)
+    THEN total, page order (newest first, ties by id) and facets are what a plain
+    reading of the documents gives."""
+    monkeypatch.setattr(sqlite_backend, "RANK_LIMIT", 5)
+    total, ids, facets = _expected(query)
+    result = catalog.search(query)
+    assert result.total == total
+    assert [h.id for h in result.hits] == ids
+    assert result.facets == facets
+    assert all(h.score == 0.0 for h in result.hits)
+
+
+def test_both_page_strategies_agree(catalog: SqliteIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a query answered by walking the newest-first index
+    WHEN the walk is forbidden (every match sorted instead)
+    THEN the same page comes back."""
+    monkeypatch.setattr(sqlite_backend, "RANK_LIMIT", 5)
+    query = SearchQuery(text="cam doan", limit=15, offset=5)
+    assert catalog._walk_newest(catalog.search(query).total, 20)
+    walked = catalog.search(query)
+    monkeypatch.setattr(SqliteIndex, "_walk_newest", lambda self, total, wanted: False)
+    assert catalog.search(query) == walked
+
+
+def test_ranked_hits_carry_fields_and_highlights(catalog: SqliteIndex) -> None:
+    """GIVEN a name query with few matches (ranked by bm25)
+    THEN every hit has its valid field values and the name marked in its highlight."""
+    doc = DOCS[17]
+    name = doc.field_value("full_name")
+    result = catalog.search(SearchQuery(text=name))
+    assert doc.id in [h.id for h in result.hits]
+    hit = next(h for h in result.hits if h.id == doc.id)
+    assert hit.fields["full_name"] == name
+    assert "<em>" in hit.highlight and hit.score > 0
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_schema_1_catalog_gains_search_rows(tmp_path: Path) -> None:
+    """GIVEN a catalog written before the search rows existed (schema 1)
+    WHEN it is opened
+    THEN its search rows and facet codes are filled and searches answer as before."""
+    path = tmp_path / "catalog.sqlite"
+    index = SqliteIndex(path)
+    index.put_documents(DOCS[:80])
+    queries = [SearchQuery(text="giay khai sinh"), SearchQuery(office="nghi phu"), SearchQuery()]
+    before = [index.search(q) for q in queries]
+    index.close()
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE search_rows; DROP TABLE facet_values; PRAGMA user_version = 1;")
+    conn.close()
+    index = SqliteIndex(path)
+    try:
+        assert [index.search(q) for q in queries] == before
+        assert index.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        index.close()
+
+
+def test_replaced_document_leaves_no_stale_search_row(tmp_path: Path) -> None:
+    """GIVEN a stored document WHEN it is stored again with another type
+    THEN it is counted once, under its new type."""
+    index = SqliteIndex(tmp_path / "catalog.sqlite")
+    try:
+        doc = DOCS[0]
+        index.put_documents([doc])
+        doc2 = documents(1).__next__()
+        doc2.doc_type = "decision"
+        index.put_documents([doc2, doc2])  # the same id twice in one batch: the last wins
+        result = index.search(SearchQuery())
+        assert result.total == 1
+        assert result.facets["doc_type"] == {"decision": 1}
+    finally:
+        index.close()
