@@ -54,7 +54,8 @@ TRICK_SCANS = ("clean", "light")  # each trick page printed clean, and re-scanne
 
 
 def _prepare(image: np.ndarray) -> np.ndarray:
-    return near.comparison_image(cleanup(image, dpi_hint=300).image)
+    clean = cleanup(image, dpi_hint=300)
+    return near.comparison_with_seals(clean.image, image, clean.transform)[0]
 
 
 def _stored(doc_type: str, seed: int, work: Path) -> tuple[np.ndarray, list[near.FieldBox]]:
@@ -102,8 +103,14 @@ def _case(doc_type: str, seed: int, cache: Path | None) -> dict[str, Any]:
     file = cache / f"{doc_type}-{seed}.pkl" if cache else None
     if file is not None and file.exists():
         case = pickle.loads(file.read_bytes())
-        if not any(group == "nonkey" for group, _, _ in case["queries"]):
-            case["queries"] += _tricks("nonkey", non_key_changes(paper(doc_type, seed)))
+        have = {kind.split("/")[0] for group, kind, _ in case["queries"] if group == "nonkey"}
+        missing = {
+            name: trick
+            for name, trick in non_key_changes(paper(doc_type, seed)).items()
+            if name not in have
+        }  # cases added since the cache was written
+        if missing:
+            case["queries"] += _tricks("nonkey", missing)
             file.write_bytes(pickle.dumps(case))
         return case
     with tempfile.TemporaryDirectory() as tmp:

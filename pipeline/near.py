@@ -142,11 +142,86 @@ def _text_box(ink: np.ndarray) -> tuple[int, int, int, int]:
     return x0 * k, y0 * k, min(x1 * k, w), min(y1 * k, h)
 
 
+# Seals: a seal (red, or mid-gray in a gray scan) sits near the binarization threshold, so
+# two scans of one sheet binarize different fragments of it. The comparison image keeps
+# two more facts than ink/paper, in levels every other user reads as before (< 128 ink):
+# ink fainter than text (FAINT), and the region of a seal found on the page (SEAL_*).
+# Inside a seal region of either page, faint ink is not compared; dark ink (the text under
+# the seal) is, stroke for stroke. Images stored without levels compare as before.
+INK, FAINT, PAPER = 0, 96, 255
+SEAL_INK, SEAL_FAINT, SEAL_PAPER = 1, 97, 254
+DARK_SHARE = 0.35
+SEAL_SIZE = (0.07, 0.45)  # seal diameter, as a share of the comparison-image width
+
+
 def comparison_image(clean_image: np.ndarray) -> np.ndarray:
     """What is stored per page and what a query is compared as: the cleaned page's text
     box with a small margin, as black ink on white, scaled to COMPARE_WIDTH (so two scans
     of one paper come out at the same scale whatever their resolution)."""
     return comparison_geometry(clean_image)[0]
+
+
+def comparison_with_seals(
+    clean_image: np.ndarray, original: np.ndarray, to_clean: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """comparison_geometry, with faint ink and seal regions marked (mark_seals). `original`
+    is the page as loaded (gray or BGR) and `to_clean` the cleanup's 2x3 transform of it: the
+    cleaned page is binary, so how dark its ink was is read from the original."""
+    comparison, matrix = comparison_geometry(clean_image)
+    from pipeline.cleanup import to_gray
+
+    gray = to_gray(original)
+    full = np.vstack([matrix, [0, 0, 1]]) @ np.vstack([np.asarray(to_clean, np.float64), [0, 0, 1]])
+    h, w = comparison.shape
+    warped = cv2.warpAffine(
+        gray, full[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return mark_seals(comparison, warped), matrix
+
+
+def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    """`comparison` with its faint ink and its seal regions marked (the levels above).
+    `gray` is the page in comparison geometry. Seals are found as round clusters of faint
+    ink (text strokes' soft edges removed), the size of an office seal."""
+    h, w = comparison.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    small = cv2.resize(gray, half, interpolation=cv2.INTER_AREA)
+    eighth = (max(1, half[0] // 8), max(1, half[1] // 8))
+    paper = cv2.resize(small, eighth, interpolation=cv2.INTER_AREA)
+    paper = cv2.dilate(paper, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    paper = cv2.resize(cv2.GaussianBlur(paper, (0, 0), 3), half, interpolation=cv2.INTER_LINEAR)
+    level = cv2.divide(small, np.maximum(paper, 1), scale=255)
+    ink = cv2.resize(comparison, half, interpolation=cv2.INTER_AREA) < 64
+    if np.count_nonzero(ink) < 100:
+        return comparison
+    text = float(np.percentile(level[ink], 25))
+    dark_below = text + DARK_SHARE * (255 - text)
+    dark = (level < dark_below).astype(np.uint8)
+    halo = cv2.dilate(dark, np.ones((5, 5), np.uint8))
+    faint = ((level < 225) & (halo == 0)).astype(np.uint8)
+    faint = cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    reach = max(3, half[0] // 60)
+    joined = cv2.dilate(faint, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    seals = np.zeros(half[::-1], np.uint8)
+    least, most = SEAL_SIZE[0] * half[0], SEAL_SIZE[1] * half[0]
+    for i in range(1, count):
+        x, y, bw, bh, _ = stats[i]
+        if not (least <= bw <= most and least <= bh <= most and bw <= 1.4 * bh and bh <= 1.4 * bw):
+            continue
+        # A ring of ink, not a block of faint print: faint ink fills little of the box.
+        share = np.count_nonzero(faint[y : y + bh, x : x + bw]) / float(bw * bh)
+        if not 0.03 <= share <= 0.5:
+            continue
+        centre, axes = (x + bw // 2, y + bh // 2), (round(0.65 * bw), round(0.65 * bh))
+        cv2.ellipse(seals, centre, axes, 0, 0, 360, 255, -1)
+    seals = cv2.resize(seals, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    ink_full = comparison < 128
+    faint = ink_full & (cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR) >= dark_below)
+    out = np.where(ink_full, np.where(faint, FAINT, INK), PAPER).astype(np.uint8)
+    out[seals & ink_full] += 1  # INK -> SEAL_INK, FAINT -> SEAL_FAINT
+    out[seals & ~ink_full] = SEAL_PAPER
+    return out
 
 
 def comparison_geometry(clean_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +433,12 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     ratio = (query.shape[0] / query.shape[1]) / (stored.shape[0] / stored.shape[1])
     if not 0.8 < ratio < 1.25:
         return refuse("the text blocks have different shapes")
+    # The levels (faint ink, seal regions) are read once, then both pages are plain ink on
+    # paper again: interpolating a faint level would thin the query's strokes.
+    seal_s, faint_s = _levels(stored)
+    seal_q, faint_q = _levels(query)
+    stored = np.where(stored < 128, 0, 255).astype(np.uint8)
+    query = np.where(query < 128, 0, 255).astype(np.uint8)
     warp, ecc = _global_align(query, stored)
     if warp is None or ecc < MIN_ECC:
         return refuse("the pages do not align", ecc=ecc)
@@ -370,6 +451,20 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     map_x, map_y = _local_shifts(ink_q, ink_s)
     aligned = cv2.remap(aligned, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
     ink_q = np.where(aligned < 128, 255, 0).astype(np.uint8)
+    # Inside a seal region of either page, faint ink is left out of both; the rest of
+    # the ink, the text under a seal included, must be matched as everywhere.
+    dark_s, dark_q = ink_s, ink_q
+    if seal_s is not None or seal_q is not None:
+        region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
+        if seal_q is not None:
+            moved = [_carry(m, warp, (w, h), map_x, map_y) for m in (seal_q, faint_q)]
+            region = cv2.bitwise_or(region, moved[0])
+            dark_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.bitwise_and(region, moved[1])))
+        elif faint_q is not None:
+            faint_moved = _carry(faint_q, warp, (w, h), map_x, map_y)
+            dark_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.bitwise_and(region, faint_moved)))
+        if faint_s is not None:
+            dark_s = cv2.bitwise_and(ink_s, cv2.bitwise_not(cv2.bitwise_and(region, faint_s)))
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
     half_s, half_q = (
         cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
@@ -386,7 +481,7 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     # fields, re-read on both pages, prove the paper is the same; with no key fields
     # every difference refuses.
     strict = _field_mask(fields, (h, w))
-    diff, found = _differences(ink_q, ink_s, 2 * char, cv2.bitwise_or(zones, strict))
+    diff, found = _differences(dark_q, dark_s, 2 * char, cv2.bitwise_or(zones, strict))
     ink_total = max(np.count_nonzero(ink_s) + np.count_nonzero(ink_q), 1)
     score = round(1.0 - 2.0 * np.count_nonzero(diff) / ink_total, 4)
     least = LOOSE_MIN_BLOB * (2 * char) ** 2
@@ -418,6 +513,26 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
         f"{len(fields)} key fields read the same"
     )
     return Confirmation(True, score, reason, 0, ecc, _since(started))
+
+
+def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(seal-region mask, faint-ink mask) of a comparison image, 255 where set; None
+    where the image has none (images stored before levels were kept have neither)."""
+    seal = (image == SEAL_INK) | (image == SEAL_FAINT) | (image == SEAL_PAPER)
+    faint = (image == FAINT) | (image == SEAL_FAINT)
+    return (
+        seal.astype(np.uint8) * 255 if seal.any() else None,
+        faint.astype(np.uint8) * 255 if faint.any() else None,
+    )
+
+
+def _carry(mask, warp, size, map_x, map_y) -> np.ndarray:
+    """A query-side mask moved the way the query was aligned (global warp, then tiles)."""
+    moved = cv2.warpAffine(
+        mask, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0
+    )
+    moved = cv2.remap(moved, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+    return np.where(moved > 127, 255, 0).astype(np.uint8)
 
 
 def _field_key(name: str, text: str) -> str:

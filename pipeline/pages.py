@@ -148,11 +148,12 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
 
     started = time.perf_counter()
     clean = cleanup(pixels, dpi_hint=dpi_hint, enabled=cfg.cleanup, lang_cmd=cfg.tesseract_cmd)
-    del pixels
     timings["cleanup"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    comparison, to_compare = near.comparison_geometry(clean.image)
+    # The original's gray levels tell a seal's faint ink from text (the cleaned page is binary).
+    comparison, to_compare = near.comparison_with_seals(clean.image, pixels, clean.transform)
+    del pixels
     page_hash = near.page_hash(comparison)
     # Run-length PNG: the comparison page is two-tone, so this is both the smallest and
     # the fastest encoding measured (3x faster than zlib level 3, 30% smaller).

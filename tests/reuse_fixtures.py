@@ -166,6 +166,28 @@ def non_key_changes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     year = fields.get("date_of_birth", "")[:4]
     if year and year not in keys:
         out["birth_year"] = replace_text(spec, year, year[:3] + _other_digit(year[3]))
+    out.update(under_seal_changes(spec))
+    return out
+
+
+def under_seal_changes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Specs that differ from `spec` by one letter of the text a seal is pressed over: the
+    signer's title and name. Seal ink is not compared, so the text under it must be."""
+    out: dict[str, dict[str, Any]] = {}
+    sign = next(
+        (b for b in spec.get("blocks", []) if b.get("k") == "sign" and b.get("stamp")), None
+    )
+    if sign is None:
+        return out
+    for label, text in (
+        ("seal_title", (sign.get("titles") or [""])[0]),
+        ("seal_name", sign.get("name", "")),
+    ):
+        at = next((i for i, ch in enumerate(text) if ch in _LETTER_TWINS), None)
+        if at is not None and text not in " ".join(map(str, spec["fields"].values())):
+            out[label] = replace_text(
+                spec, text, text[:at] + _LETTER_TWINS[text[at]] + text[at + 1 :]
+            )
     return out
 
 

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from pipeline.cleanup import cleanup
-from pipeline.near import NEAR_MAX_DISTANCE, FieldBox, comparison_image, confirm, page_hash
+from pipeline.near import (
+    NEAR_MAX_DISTANCE,
+    FieldBox,
+    comparison_with_seals,
+    confirm,
+    page_hash,
+)
 from tests.conftest import json_lines
 from tests.reuse_fixtures import (
     RESCANS,
@@ -30,7 +36,10 @@ def hamming(a: int, b: int) -> int:
 
 
 def prepare(image) -> np.ndarray:
-    return comparison_image(cleanup(np.asarray(image), dpi_hint=300).image)
+    """The comparison image as the page worker makes it (faint ink and seals marked)."""
+    pixels = np.asarray(image)
+    clean = cleanup(pixels, dpi_hint=300)
+    return comparison_with_seals(clean.image, pixels, clean.transform)[0]
 
 
 @cache
@@ -239,3 +248,25 @@ def test_in_process_reader_reads_as_the_tesseract_program():
         near._reader.api = saved
     assert fast == slow
     assert "001219012345" in fast
+
+
+@pytest.mark.slow
+def test_seal_ink_is_not_compared_but_the_text_under_it_is():
+    """GIVEN a birth certificate whose gray re-scans binarize its seal differently
+    WHEN the seal is found THEN its faint ink is marked and not compared (the re-scan is
+    the same paper), while one letter changed in the title or name under the seal is
+    still refused."""
+    from pipeline.near import SEAL_FAINT, SEAL_INK, SEAL_PAPER
+    from tests.reuse_fixtures import under_seal_changes
+
+    spec = paper("birth_certificate", 1)
+    base = stored("birth_certificate", 1)
+    assert np.isin(base, (SEAL_INK, SEAL_FAINT, SEAL_PAPER)).any(), "the seal is found"
+    boxes = stored_boxes("birth_certificate", 1)
+    assert confirm(prepare(rescan(render(spec), "light", 1)), base, boxes).same
+    tricks = under_seal_changes(spec)
+    assert set(tricks) == {"seal_title", "seal_name"}
+    for name, trick in tricks.items():
+        for image in (render(trick), rescan(render(trick), "light", 9)):
+            result = confirm(prepare(image), base, boxes)
+            assert not result.same, f"{name} was reused: {result.reason}"
