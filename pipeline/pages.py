@@ -81,18 +81,21 @@ def count_pages(source: SourceFile, cfg: Config) -> int:
     return images.frame_count(path, cfg.max_pixels)
 
 
-def _map_box(box: BBox, inverse: np.ndarray, width: int, height: int) -> BBox:
-    """A box in cleaned-image pixels -> the smallest box around it in original pixels."""
-    x0, y0, x1, y1 = box
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], dtype=np.float64)
-    mapped = corners @ inverse.T
-    xs, ys = mapped[:, 0], mapped[:, 1]
-    return (
-        int(max(0, np.floor(xs.min()))),
-        int(max(0, np.floor(ys.min()))),
-        int(min(width, np.ceil(xs.max()))),
-        int(min(height, np.ceil(ys.max()))),
-    )
+def _map_boxes(boxes: list[BBox], inverse: np.ndarray, width: int, height: int) -> list[BBox]:
+    """Boxes in cleaned-image pixels -> the smallest boxes around them in original pixels
+    (all at once: a page has a few hundred words)."""
+    if not boxes:
+        return []
+    b = np.asarray(boxes, dtype=np.float64)
+    xs = np.stack([b[:, 0], b[:, 2], b[:, 0], b[:, 2]], axis=1)
+    ys = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
+    mx = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    my = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    x0 = np.maximum(0, np.floor(mx.min(axis=1))).astype(int)
+    y0 = np.maximum(0, np.floor(my.min(axis=1))).astype(int)
+    x1 = np.minimum(width, np.ceil(mx.max(axis=1))).astype(int)
+    y1 = np.minimum(height, np.ceil(my.max(axis=1))).astype(int)
+    return list(zip(x0.tolist(), y0.tolist(), x1.tolist(), y1.tolist(), strict=True))
 
 
 def _at(task: PageTask) -> int:
@@ -204,9 +207,10 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["read"] = time.perf_counter() - started
 
     inverse = cv2.invertAffineTransform(np.asarray(clean.transform, dtype=np.float64))
+    boxes = _map_boxes([w.bbox for w in result.words], inverse, width, height)
     words = [
-        Word(w.text, _map_box(w.bbox, inverse, width, height), w.confidence, w.line_id)
-        for w in result.words
+        Word(w.text, box, w.confidence, w.line_id)
+        for w, box in zip(result.words, boxes, strict=True)
     ]
     # Tesseract gave up: the page still goes into the PDF, as an image without text.
     pdf_bytes = result.pdf or _image_pdf(clean.image, clean.dpi)
