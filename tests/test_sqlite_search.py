@@ -87,16 +87,39 @@ def test_unranked_results_are_the_plain_reading(
     assert all(h.score == 0.0 for h in result.hits)
 
 
-def test_both_page_strategies_agree(catalog: SqliteIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    """GIVEN a query answered by walking the newest-first index
-    WHEN the walk is forbidden (every match sorted instead)
-    THEN the same page comes back."""
-    monkeypatch.setattr(sqlite_backend, "RANK_LIMIT", 5)
-    query = SearchQuery(text="cam doan", limit=15, offset=5)
-    assert catalog._walk_newest(catalog.search(query).total, 20)
-    walked = catalog.search(query)
-    monkeypatch.setattr(SqliteIndex, "_walk_newest", lambda self, total, wanted: False)
-    assert catalog.search(query) == walked
+def test_writes_by_this_and_other_connections_are_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a searcher whose per-row arrays are built
+    WHEN documents are added by the same index and by another connection (a batch
+    process while the web server searches), and one is replaced without an office
+    THEN the next searches count them, facet them and page them."""
+    monkeypatch.setattr(sqlite_backend, "RANK_LIMIT", 5)  # pages newest first
+    path = tmp_path / "catalog.sqlite"
+    reader, writer = SqliteIndex(path), SqliteIndex(path)
+    try:
+        reader.put_documents(DOCS[:40])
+        assert reader.search(SearchQuery()).total == 40
+        writer.put_documents(DOCS[40:90])
+        result = reader.search(SearchQuery(text="ubnd", limit=5))
+        assert result.total == 90
+        assert [h.id for h in result.hits] == _expected_ids(DOCS[:90], 5)
+        moved = documents(1).__next__()
+        moved.fields = [f for f in moved.fields if f.name not in ("registration_office", "issuer")]
+        writer.put_documents([moved])
+        facets = reader.search(SearchQuery(dossier=moved.dossier_id)).facets  # 5 documents
+        assert sum(facets["office"].values()) == 4
+        assert sum(facets["doc_type"].values()) == 5
+        assert reader.search(SearchQuery()).total == 90
+    finally:
+        reader.close()
+        writer.close()
+
+
+def _expected_ids(docs: list[Document], limit: int) -> list[str]:
+    ordered = sorted(docs, key=lambda d: d.id)
+    ordered.sort(key=lambda d: d.created_at or "", reverse=True)
+    return [d.id for d in ordered[:limit]]
 
 
 def test_ranked_hits_carry_fields_and_highlights(catalog: SqliteIndex) -> None:
