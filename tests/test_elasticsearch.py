@@ -787,3 +787,40 @@ def test_folded_terms_are_the_query_terms() -> None:
     ]
     for text in samples:
         assert folded_terms(text) == " ".join(query_terms(text))
+
+
+def test_bulk_mode_restores_refresh_even_on_error(es: ElasticsearchIndex) -> None:
+    """GIVEN a bulk load that fails half way
+    THEN the refresh interval is what it was before, and what was written is searchable."""
+
+    def interval() -> str | None:
+        got = es.client.indices.get_settings(
+            index=es.names["documents"], name="index.refresh_interval", flat_settings=True
+        )
+        # (a setting never set explicitly is left out of the answer)
+        settings = got.body.get(es.names["documents"], {}).get("settings", {})
+        return settings.get("index.refresh_interval")
+
+    before = interval()
+    docs = corpus()
+    with pytest.raises(RuntimeError), es.bulk_mode():
+        es.put_documents(docs, refresh=False)
+        assert interval() == "-1"
+        raise RuntimeError("the source went away")
+    assert interval() == before
+    assert es.search(SearchQuery()).total == len(docs)
+
+
+def test_stored_body_json_is_the_plain_json() -> None:
+    """The JSON both backends write for a Document (orjson walking the dataclasses) reads
+    back as the JSON of pipeline.model.plain, the reference."""
+    import json
+
+    import orjson
+
+    from indexer.sqlite import document_json, load_document
+    from pipeline.model import plain
+
+    for doc in corpus():
+        assert json.loads(orjson.dumps(doc)) == json.loads(json.dumps(plain(doc)))
+        assert plain(load_document(document_json(doc))) == plain(doc)
