@@ -712,9 +712,15 @@ class ElasticsearchIndex:
                 return ReuseLogEntry(**source)
         raise BackendError("The reuse log is being appended by too many writers at once.")
 
-    def reuse_log(self, since: str | None = None, until: str | None = None) -> list[ReuseLogEntry]:
+    def reuse_log(
+        self, since: str | None = None, until: str | None = None, document: str | None = None
+    ) -> list[ReuseLogEntry]:
         bounds = {"gte": since or "", "lte": until or "9999"}  # the ISO strings, as SQLite
-        hits = self._all_hits(self.names["reuse_log"], {"range": {"at": bounds}}, [{"seq": "asc"}])
+        query: dict[str, Any] = {"range": {"at": bounds}}
+        if document is not None:  # one document's history: submitted as it, or reusing it
+            either = [{"term": {"document_id": document}}, {"term": {"of": document}}]
+            query = {"bool": {"filter": [query, {"bool": {"should": either}}]}}
+        hits = self._all_hits(self.names["reuse_log"], query, [{"seq": "asc"}])
         entries = []
         for hit in hits:
             values = {key: hit["_source"].get(key) for key in REUSE_COLUMNS}

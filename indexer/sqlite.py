@@ -137,6 +137,8 @@ CREATE TABLE IF NOT EXISTS reuse_log (
     entry_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reuse_log_at ON reuse_log(at);
+CREATE INDEX IF NOT EXISTS reuse_log_document ON reuse_log(document_id);
+CREATE INDEX IF NOT EXISTS reuse_log_of ON reuse_log(of);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS documents_dossier ON documents(dossier_id);
 CREATE INDEX IF NOT EXISTS documents_type_date ON documents(doc_type, main_date);
@@ -625,12 +627,17 @@ class SqliteIndex:
         )
         return ReuseLogEntry(**{k: record.get(k) for k in ReuseLogEntry.__dataclass_fields__})
 
-    def reuse_log(self, since: str | None = None, until: str | None = None) -> list[ReuseLogEntry]:
+    def reuse_log(
+        self, since: str | None = None, until: str | None = None, document: str | None = None
+    ) -> list[ReuseLogEntry]:
+        where, args = "at >= COALESCE(?, '') AND at <= COALESCE(?, '9999')", [since, until]
+        if document is not None:  # one document's history, through the two indexes
+            where += " AND (document_id = ? OR of = ?)"
+            args += [document, document]
         rows = self.conn.execute(
             "SELECT seq, at, document_id, kind, of, dossier_id, procedure, evidence, seconds,"
-            " baseline_seconds, prev_hash, entry_hash FROM reuse_log"
-            " WHERE at >= COALESCE(?, '') AND at <= COALESCE(?, '9999') ORDER BY seq",
-            (since, until),
+            f" baseline_seconds, prev_hash, entry_hash FROM reuse_log WHERE {where} ORDER BY seq",
+            args,
         )
         entries = []
         for row in rows:

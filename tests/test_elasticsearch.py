@@ -619,6 +619,9 @@ def _catalog_story(index: Any) -> dict[str, Any]:
         "dossiers_of": index.dossiers_of(docs[1].id),
         "log": [e.__dict__ for e in index.reuse_log()],
         "log_since": [e.seq for e in index.reuse_log(since="2026-02-02")],
+        "log_of_document": [e.seq for e in index.reuse_log(document=docs[1].id)],
+        "log_of_unrelated": [e.seq for e in index.reuse_log(document=docs[2].id)],
+        "log_of_since": [e.seq for e in index.reuse_log("2026-02-02", document=docs[1].id)],
         "head": index.reuse_log_head(),
         "processed": index.processed_documents(),
         "processed_until": [r["id"] for r in index.processed_documents(until="2026-01-03")],
@@ -647,6 +650,8 @@ def test_catalog_story_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteInde
     assert got["person"] and got["dossiers_of"] == ["HS-2026-0001", "HS-2026-0003"]
     log = es.reuse_log()
     assert [e.seq for e in log] == [1, 2]
+    assert got["log_of_document"] == [1, 2] and got["log_of_unrelated"] == []
+    assert got["log_of_since"] == [2]
     assert log[0].prev_hash == GENESIS_HASH and log[1].prev_hash == log[0].entry_hash
     assert all(reuse_entry_hash(e) == e.entry_hash for e in log)
 

@@ -502,6 +502,47 @@ def test_disabling_a_user_ends_their_sessions_and_refuses_sign_in(app, web_store
     accounts.close()
 
 
+def test_document_reuse_history_lists_only_that_documents_reuses(tmp_path):
+    """GIVEN a born-digital birth certificate stored, then submitted again (same file) in a
+    birth-registration dossier, and another document never reused
+    THEN the reused document's API answer carries the exact-reuse entry of the reuse log,
+    and the other document's history is empty (the log is asked for one document)."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from tests.conftest import json_lines, write_text_pdf
+    from tests.e2e.webstore import INJECTION_PDF
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    reused = write_text_pdf(inputs / "binh.pdf", [INJECTION_PDF])
+    other_lines = [line.replace("TRẦN THỊ BÌNH", "LÊ VĂN CƯỜNG") for line in INJECTION_PDF]
+    write_text_pdf(inputs / "cuong.pdf", [other_lines])
+    store = tmp_path / "store"
+
+    def ingest(*args: str) -> list[dict]:
+        result = CliRunner().invoke(main, ["--store", str(store), "ingest", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return [row for row in json_lines(result.stdout) if "summary" not in row]
+
+    first = {row["source"]: row for row in ingest(str(inputs))}
+    again = ingest(str(reused), "--procedure", "DKKH", "--citizen-id", OTHER_ID)
+    assert again[0]["status"] == "reused"
+    Accounts(accounts_path(store)).add_user("lan", "clerk", PASSWORD)
+    client = TestClient(create_app(Config(store=store), secure_cookies=False))
+    form = client.get("/login")
+    client.post(
+        "/login", data={"name": "lan", "password": PASSWORD, "csrf_token": csrf_of(form.text)}
+    )
+
+    reused_id = first[str(reused)]["id"]
+    history = client.get(f"/api/documents/{reused_id}").json()["reuse_history"]
+    assert [(e["kind"], e["of"]) for e in history] == [("exact", reused_id)]
+    other_id = first[str(inputs / "cuong.pdf")]["id"]
+    assert client.get(f"/api/documents/{other_id}").json()["reuse_history"] == []
+    assert "exact" in client.get(f"/documents/{reused_id}").text
+
+
 def test_openapi_description_behind_sign_in(clerk):
     spec = clerk.get("/api/openapi.json").json()
     assert "/api/search" in spec["paths"]

@@ -331,7 +331,7 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
         log = getattr(indexes.get(), "reuse_log", None)
         if log is None:
             return []
-        return [e.__dict__ for e in log() if doc_id in (e.document_id, e.of)]
+        return [e.__dict__ for e in log(document=doc_id)]
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, session: Session = signed_in) -> Response:
