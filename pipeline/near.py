@@ -349,16 +349,17 @@ def _local_shifts(ink_q: np.ndarray, ink_s: np.ndarray) -> tuple[np.ndarray, np.
     return base_x + grid_x, base_y + grid_y
 
 
-def _char_height(ink: np.ndarray) -> float:
-    """Median height of letter-sized components (leader dots and tone marks left out)."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+def _char_height(ink: np.ndarray, components: tuple | None = None) -> float:
+    """Median height of letter-sized components (leader dots and tone marks left out).
+    `components`: the mask's connectedComponentsWithStats, when the caller has it."""
+    _, _, stats, _ = components or cv2.connectedComponentsWithStats(ink, connectivity=8)
     w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     least = max(6, ink.shape[1] // 250)
     letters = h[(h >= least) & (h < ink.shape[0] / 15) & (w < 3 * h)]
     return float(np.median(letters)) if len(letters) >= 10 else 25.0
 
 
-def _text_zones(ink: np.ndarray, char: float) -> np.ndarray:
+def _text_zones(ink: np.ndarray, char: float, components: tuple | None = None) -> np.ndarray:
     """Where the text lines are (255): letter-sized components joined along the line,
     kept where at least three letters make a line that is longer than it is tall.
 
@@ -366,7 +367,7 @@ def _text_zones(ink: np.ndarray, char: float) -> np.ndarray:
     binarization threshold (a red seal scans mid-gray), so two scans of one sheet
     disagree there by whole strokes, while text either matches or differs by a character.
     A seal's ring arc or a signature stroke is one component, never three letters."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = components or cv2.connectedComponentsWithStats(ink, connectivity=8)
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     letter = (h >= 0.35 * char) & (h <= 1.8 * char) & (w <= 6 * char)
     letter[0] = False
@@ -470,8 +471,10 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
         cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
     )
     half_s, half_q = (np.where(i > 96, 255, 0).astype(np.uint8) for i in (half_s, half_q))
-    char = _char_height(half_s)
-    zones = cv2.bitwise_or(_text_zones(half_s, char), _text_zones(half_q, char))
+    # One labelling of the stored half page serves both the letter height and its zones.
+    components_s = cv2.connectedComponentsWithStats(half_s, connectivity=8)
+    char = _char_height(half_s, components_s)
+    zones = cv2.bitwise_or(_text_zones(half_s, char, components_s), _text_zones(half_q, char))
     zones = cv2.resize(zones, (w, h), interpolation=cv2.INTER_NEAREST)
     if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
         return refuse("too little text to compare", ecc=ecc)

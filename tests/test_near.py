@@ -140,9 +140,12 @@ def test_boxes_off_their_fields_prove_nothing():
     # Strictly equal ink needs no key fields; small differences need boxes on their values.
     light = confirm(prepare(rescan(render(spec), "light", 4)), base, moved)
     assert light.same and light.reason == "the ink agrees everywhere", light.reason
-    medium = prepare(rescan(render(spec), "medium", 4))
-    assert confirm(medium, base, stored_boxes("application_form", 4)).same
-    result = confirm(medium, base, moved)
+    # A re-scan with a few small differences (JPEG blocks; since seals are marked, the
+    # "medium" scan of this paper agrees strictly and no longer tests this).
+    jpeg = prepare(rescan(render(spec), "jpeg", 4))
+    proved = confirm(jpeg, base, stored_boxes("application_form", 4))
+    assert proved.same and "small differences outside the key fields" in proved.reason
+    result = confirm(jpeg, base, moved)
     assert not result.same
     assert "not found where recorded" in result.reason or "read differently" in result.reason
 
