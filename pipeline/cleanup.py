@@ -108,9 +108,14 @@ def drop_red(bgr: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, bool]:
     all three channels, so it is not touched."""
     b, g, r = cv2.split(bgr)
     redness = cv2.subtract(r, cv2.max(g, b))
-    mask = (redness > 70) & (r > 110)
-    if not mask.any():
+    # OpenCV thresholds (0/1) and a count: a third of numpy's full-page comparisons' time.
+    mask = cv2.bitwise_and(
+        cv2.threshold(redness, 70, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(r, 110, 1, cv2.THRESH_BINARY)[1],
+    )
+    if not cv2.countNonZero(mask):
         return gray, False
+    mask = mask.view(bool)
     seals = _seal_mask(mask)
     if not seals.any():
         return gray, False
@@ -166,6 +171,30 @@ def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
 # --- measurements on the working copy -------------------------------------------------
 
 
+def _quantiles(counts: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """np.percentile(values, q) (its default linear method) of the values whose histogram
+    is `counts` (counts[v] = how many equal v): a sort-free pass for 8-bit pixels."""
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    result = []
+    for q in qs:
+        pos = q / 100.0 * (n - 1)
+        lo = int(np.floor(pos))
+        a, b = np.searchsorted(cum, [lo, min(lo + 1, n - 1)], side="right")
+        t = pos - lo
+        # numpy's _lerp, so the figures match np.percentile to the last bit.
+        value = b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+        result.append(float(value))
+    return result
+
+
+def _percentiles(image: np.ndarray, *qs: float) -> list[float]:
+    """np.percentile of a uint8 image for each q, from its histogram (a few ms less per
+    call on the working copy than numpy's partition)."""
+    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    return _quantiles(counts, qs)
+
+
 def _background(gray: np.ndarray) -> np.ndarray:
     """Paper brightness map: text removed by a gray-level closing at 1/8 scale."""
     h, w = gray.shape
@@ -182,7 +211,7 @@ def _normalize(gray: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def _border_crop(small: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) rows/columns of dark scanner border on each side."""
-    paper = float(np.percentile(small, 90))
+    paper = _percentiles(small, 90)[0]
     dark = small < paper * 0.45
 
     def run(fractions: np.ndarray) -> int:
@@ -289,12 +318,16 @@ def char_height(ink: np.ndarray) -> float | None:
     On administrative forms (many capitals, ascenders and tone marks) this sits between
     the x-height and the cap height; TARGET_CHAR_HEIGHT is calibrated on the same
     measure."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if count < 12:
+    return _char_height(cv2.connectedComponentsWithStats(ink, connectivity=8)[2], ink.shape[0])
+
+
+def _char_height(stats: np.ndarray, rows: int) -> float | None:
+    """char_height() from the components' stats (callers that label anyway pass theirs)."""
+    if len(stats) < 12:
         return None
     w, h, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, 4]
     fill = area / np.maximum(w * h, 1)
-    plausible = (h >= 3) & (h < ink.shape[0] / 15) & (w < 6 * h) & (w * 8 > h) & (fill > 0.1)
+    plausible = (h >= 3) & (h < rows / 15) & (w < 6 * h) & (w * 8 > h) & (fill > 0.1)
     heights = h[plausible]
     if len(heights) < 10:
         return None
@@ -310,10 +343,13 @@ def noise_sigma(gray: np.ndarray) -> float:
     h, w = gray.shape
     ph, pw = min(h, 768), min(w, 768)
     y0, x0 = (h - ph) // 2, (w - pw) // 2
-    patch = gray[y0 : y0 + ph, x0 : x0 + pw].astype(np.float32)
+    patch = gray[y0 : y0 + ph, x0 : x0 + pw]
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = np.abs(cv2.filter2D(patch, -1, kernel)[1:-1, 1:-1])
-    return float(np.median(response) / (6.0 * 0.6745))
+    # Integer weights on 8-bit pixels: a 16-bit response is exact (|value| <= 4080).
+    response = np.abs(cv2.filter2D(patch, cv2.CV_16S, kernel)[1:-1, 1:-1])
+    median = _quantiles(np.bincount(response.ravel()), (50,))[0]
+    # float32 arithmetic, as the float filter's median gave (same figure to the bit).
+    return float(np.float32(median) / (6.0 * 0.6745))
 
 
 # --- orientation -------------------------------------------------------------------------
@@ -322,10 +358,10 @@ def noise_sigma(gray: np.ndarray) -> float:
 def _text_ink(ink: np.ndarray) -> np.ndarray:
     """The ink of character-sized components only: a card's photo, QR code and emblem, a
     seal or table rules would outweigh the letters' ascenders and tone marks."""
-    height = char_height(ink)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    height = _char_height(stats, ink.shape[0])
     if height is None:
         return ink
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = (stats[:, cv2.CC_STAT_HEIGHT] <= 2 * height) & (
         stats[:, cv2.CC_STAT_WIDTH] <= 4 * height
     )
@@ -356,10 +392,10 @@ def neighbour_lean(ink: np.ndarray) -> float | None:
     > 0 for lines that run across the image, < 0 for a page lying on its side. None
     when there are too few letters to tell. Tone marks and dots (small components) are
     left out: they sit above their letters."""
-    height = char_height(ink)
+    _, _, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    height = _char_height(stats, ink.shape[0])
     if height is None:
         return None
-    _, _, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
     h, w = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
     letters = centroids[1:][(h >= 0.55 * height) & (h <= 2 * height) & (w <= 4 * height)]
     if len(letters) < 20:
@@ -575,11 +611,11 @@ def cleanup(
     small = small[top : small.shape[0] - bottom, left : small.shape[1] - right]
 
     background = _background(small)
-    paper = float(np.median(background))
-    spread = float(np.percentile(background, 95) - np.percentile(background, 5))
+    paper, high, low = _percentiles(background, 50, 95, 5)
+    spread = high - low
     # Judge the shading against the text's own contrast: a 20-level shadow is harmless
     # under black print but swallows a faint photocopy (paper 210, ink 130).
-    ink_level = float(np.percentile(small, 1))
+    ink_level = _percentiles(small, 1)[0]
     uneven = spread > UNEVEN_LIGHTING * max(paper - ink_level, 1.0)
     normalized = _normalize(small, background)
     _, ink = cv2.threshold(normalized, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)

@@ -17,9 +17,11 @@ from pipeline.cleanup import (
     cleanup,
     drop_red,
     neighbour_lean,
+    noise_sigma,
     remove_leaders,
     to_gray,
 )
+from pipeline.cleanup import _percentiles as histogram_percentiles
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +285,28 @@ def test_neighbour_lean_tells_lines_across_from_lines_on_their_side():
     _, ink = cv2.threshold(to_gray(pixels), 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     assert neighbour_lean(ink) > 1.5
     assert neighbour_lean(np.ascontiguousarray(np.rot90(ink))) < -0.5
+
+
+def test_histogram_percentiles_match_numpy_exactly() -> None:
+    """GIVEN 8-bit images of odd sizes and skewed value spreads
+    WHEN percentiles are read from their histogram
+    THEN they equal np.percentile bit for bit (cleanup's decisions compare them)."""
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1), (2, 3), (37, 41), (300, 211)]:
+        image = rng.integers(0, 256, shape).astype(np.uint8)
+        image[: shape[0] // 2] //= 7  # a lopsided histogram with empty bins
+        qs = (0, 1, 5, 50, 90, 95, 100)
+        assert histogram_percentiles(image, *qs) == [float(np.percentile(image, q)) for q in qs]
+        view = image[:, 1:] if shape[1] > 1 else image  # a non-contiguous slice
+        assert histogram_percentiles(view, 50) == [float(np.median(view))]
+
+
+def test_noise_sigma_is_the_float_estimate() -> None:
+    """GIVEN a noisy page WHEN its noise is measured THEN the integer path gives the
+    value of the float Laplacian-difference estimator."""
+    rng = np.random.default_rng(3)
+    gray = np.clip(rng.normal(200, 12, (900, 800)), 0, 255).astype(np.uint8)
+    patch = gray[66:834, 16:784].astype(np.float32)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = np.abs(cv2.filter2D(patch, -1, kernel)[1:-1, 1:-1])
+    assert noise_sigma(gray) == float(np.median(response) / (6.0 * 0.6745))
