@@ -74,6 +74,17 @@ class Confirmation:
 # --- comparison image and hash ------------------------------------------------------------
 
 
+def _ink_mask(image: np.ndarray) -> np.ndarray:
+    """255 where `image` is below 128 (ink), else 0. A threshold, not np.where: no int64
+    copy of a full page (several per confirmation, ~10 ms each)."""
+    return cv2.threshold(image, 127, 255, cv2.THRESH_BINARY_INV)[1]
+
+
+def _paper_mask(image: np.ndarray) -> np.ndarray:
+    """255 where `image` is 128 or above (paper), else 0: the page as plain ink on paper."""
+    return cv2.threshold(image, 127, 255, cv2.THRESH_BINARY)[1]
+
+
 def _ink(gray: np.ndarray) -> np.ndarray:
     """Ink mask (255 = ink). Cleaned pages are binary or paper-normalized gray."""
     if gray.ndim == 3:
@@ -218,7 +229,7 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     seals = cv2.resize(seals, (w, h), interpolation=cv2.INTER_NEAREST) > 0
     ink_full = comparison < 128
     faint = ink_full & (cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR) >= dark_below)
-    out = np.where(ink_full, np.where(faint, FAINT, INK), PAPER).astype(np.uint8)
+    out = np.where(ink_full, np.where(faint, np.uint8(FAINT), np.uint8(INK)), np.uint8(PAPER))
     out[seals & ink_full] += 1  # INK -> SEAL_INK, FAINT -> SEAL_FAINT
     out[seals & ~ink_full] = SEAL_PAPER
     return out
@@ -245,14 +256,14 @@ def comparison_geometry(clean_image: np.ndarray) -> tuple[np.ndarray, np.ndarray
     sx, sy = size[0] / cw, size[1] / ch
     # Crop column c is cleaned-page column c + x0 - pad_x.
     matrix = np.array([[sx, 0.0, -(x0 - pad_x) * sx], [0.0, sy, -(y0 - pad_y) * sy]])
-    return np.where(resized >= 128, 0, 255).astype(np.uint8), matrix
+    return _ink_mask(resized), matrix
 
 
 def page_hash(comparison: np.ndarray) -> int:
     """64-bit layout hash: signs of the 64 lowest non-constant DCT frequencies of a
     blurred density map of the page's letters. At text-line scale it is deaf to noise,
     stroke weight, seals and photos, so re-scans agree bit for bit or nearly."""
-    small, _ = _small_ink(np.where(comparison < 128, 255, 0).astype(np.uint8), 600)
+    small, _ = _small_ink(_ink_mask(comparison), 600)
     letters, _ = _letters(small)
     density = cv2.resize(letters.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
     density = cv2.GaussianBlur(density, (0, 0), 1.5)
@@ -438,8 +449,7 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     # paper again: interpolating a faint level would thin the query's strokes.
     seal_s, faint_s = _levels(stored)
     seal_q, faint_q = _levels(query)
-    stored = np.where(stored < 128, 0, 255).astype(np.uint8)
-    query = np.where(query < 128, 0, 255).astype(np.uint8)
+    stored, query = _paper_mask(stored), _paper_mask(query)
     warp, ecc = _global_align(query, stored)
     if warp is None or ecc < MIN_ECC:
         return refuse("the pages do not align", ecc=ecc)
@@ -447,11 +457,10 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     aligned = cv2.warpAffine(
         query, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=255
     )
-    ink_s = np.where(stored < 128, 255, 0).astype(np.uint8)
-    ink_q = np.where(aligned < 128, 255, 0).astype(np.uint8)
+    ink_s, ink_q = _ink_mask(stored), _ink_mask(aligned)
     map_x, map_y = _local_shifts(ink_q, ink_s)
     aligned = cv2.remap(aligned, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
-    ink_q = np.where(aligned < 128, 255, 0).astype(np.uint8)
+    ink_q = _ink_mask(aligned)
     # Inside a seal region of either page, faint ink is left out of both; the rest of
     # the ink, the text under a seal included, must be matched as everywhere.
     dark_s, dark_q = ink_s, ink_q
@@ -470,7 +479,7 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     half_s, half_q = (
         cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
     )
-    half_s, half_q = (np.where(i > 96, 255, 0).astype(np.uint8) for i in (half_s, half_q))
+    half_s, half_q = (cv2.threshold(i, 96, 255, cv2.THRESH_BINARY)[1] for i in (half_s, half_q))
     # One labelling of the stored half page serves both the letter height and its zones.
     components_s = cv2.connectedComponentsWithStats(half_s, connectivity=8)
     char = _char_height(half_s, components_s)
@@ -535,7 +544,7 @@ def _carry(mask, warp, size, map_x, map_y) -> np.ndarray:
         mask, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0
     )
     moved = cv2.remap(moved, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
-    return np.where(moved > 127, 255, 0).astype(np.uint8)
+    return cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]
 
 
 def _field_key(name: str, text: str) -> str:
