@@ -146,9 +146,7 @@ def identity_reuse(
     candidates = [
         d
         for d in stored_same_key
-        if d.id != doc.id
-        and not (d.reuse and d.reuse.kind == "near")
-        and identity_key(d) == key
+        if d.id != doc.id and not (d.reuse and d.reuse.kind == "near") and identity_key(d) == key
     ]
     if not candidates:
         return None
