@@ -21,6 +21,7 @@ from pipeline.cleanup import (
     remove_leaders,
     to_gray,
 )
+from pipeline.cleanup import _components as components
 from pipeline.cleanup import _percentiles as histogram_percentiles
 
 
@@ -310,3 +311,17 @@ def test_noise_sigma_is_the_float_estimate() -> None:
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     response = np.abs(cv2.filter2D(patch, -1, kernel)[1:-1, 1:-1])
     assert noise_sigma(gray) == float(np.median(response) / (6.0 * 0.6745))
+
+
+def test_components_equal_opencv_default_labelling() -> None:
+    """GIVEN random ink masks from sparse to dense WHEN labelled by the BBDT algorithm
+    THEN labels, stats and centroids are those of OpenCV's default labelling."""
+    rng = np.random.default_rng(1)
+    for density in (0.05, 0.3, 0.6):
+        for shape in [(7, 5), (300, 401)]:
+            ink = (rng.random(shape) < density).astype(np.uint8)
+            want = cv2.connectedComponentsWithStats(ink, connectivity=8)
+            got = components(ink)
+            assert got[0] == want[0]
+            for a, b in zip(got[1:], want[1:], strict=True):
+                assert np.array_equal(a, b)
