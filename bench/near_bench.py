@@ -10,7 +10,8 @@ the ones `dossier ingest` finds. Every query page (13 re-scan kinds; each trick 
 printed clean and re-scanned) goes through the real cleanup and `comparison_image`,
 then `near.confirm` against the stored comparison image with those boxes, as
 pipeline/nearmatch.py does. Reported: hash distances by group, false reuses (must be 0),
-recall per document type and per re-scan kind, confirm time median/p95 (wall and CPU).
+recall per document type and per re-scan kind, trick pages confirmed on the ink alone
+(no key fields, as for a paper whose fields were not found), confirm time median/p95 (wall and CPU).
 A script that reports, never a test that asserts timings. Results go to
 bench/out/near_bench.json.
 """
@@ -138,11 +139,14 @@ def run(types: dict[str, int], use_fields: bool, cache: Path | None) -> dict[str
             wall, cpu = time.perf_counter(), time.process_time()
             result = near.confirm(query, stored, boxes)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            # A paper whose key fields were not found is confirmed on the ink alone: trick
+            # pages must be refused that way too (a missing tilde once got through).
+            bare = bool(group != "rescan" and boxes and near.confirm(query, stored, []).same)
             rows.append({
                 "doc_type": doc_type, "group": group, "kind": kind, "distance": distance,
                 "candidate": distance <= near.NEAR_MAX_DISTANCE, "same": result.same,
                 "reused": result.same and distance <= near.NEAR_MAX_DISTANCE,
-                "score": result.score, "reason": result.reason,
+                "score": result.score, "reason": result.reason, "same_without_fields": bare,
                 "wall": round(wall, 4), "cpu": round(cpu, 4),
             })  # fmt: skip
     return _summary(rows)
@@ -163,6 +167,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "false_reuses": [f"{r['doc_type']}:{r['kind']}" for r in tricks if r["reused"]],
         "false_confirmations": [f"{r['doc_type']}:{r['kind']}" for r in tricks if r["same"]],
+        "false_confirmations_without_fields": [
+            f"{r['doc_type']}:{r['kind']}" for r in tricks + nonkey if r["same_without_fields"]
+        ],
         "tricks": len(tricks),
         "nonkey_reuses": [f"{r['doc_type']}:{r['kind']}" for r in nonkey if r["reused"]],
         "nonkey": len(nonkey),

@@ -48,6 +48,8 @@ MIN_BLOB = 0.003
 # bench/near_bench.py: 0.012 keeps a one-digit change of a house number or a birth year
 # refused (at 0.02 one got through); a 2-px TOLERANCE let them through at any size.
 LOOSE_MIN_BLOB = 0.012
+ZONE_UP = 0.6  # of a letter's height: text zones reach this far above the line (marks)
+RULE_LENGTH = 4.0  # letters: a straight run of ink this long is a rule, not text
 MIN_TEXT = 0.3  # share of the stored page's ink that must lie in compared text lines
 
 
@@ -395,7 +397,11 @@ def _text_zones(ink: np.ndarray, char: float, components: tuple | None = None) -
     zones = keep[line_labels].astype(np.uint8) * 255
     # Tone marks above and dots below belong to the line: grow it by half a letter.
     grow = max(3, round(0.5 * char)) | 1
-    return cv2.dilate(zones, np.ones((grow, grow), np.uint8))
+    zones = cv2.dilate(zones, np.ones((grow, grow), np.uint8))
+    # Stacked marks (the tilde over the Ê of NGUYỄN) reach most of a letter above the
+    # capitals: the zone reaches up that far, or a missing tilde is never compared.
+    up = max(2, round(ZONE_UP * char))
+    return cv2.dilate(zones, np.ones((up + 1, 1), np.uint8), anchor=(0, 0))
 
 
 def _differences(
@@ -484,6 +490,14 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     components_s = cv2.connectedComponentsWithStats(half_s, connectivity=8)
     char = _char_height(half_s, components_s)
     zones = cv2.bitwise_or(_text_zones(half_s, char, components_s), _text_zones(half_q, char))
+    # Table rules and underlines are not text: now that zones reach up to the rule above
+    # a line, a rule a pixel thicker on one scan would differ along its whole length.
+    run = max(8, round(RULE_LENGTH * char))
+    rules = cv2.morphologyEx(
+        cv2.bitwise_or(half_s, half_q), cv2.MORPH_OPEN, np.ones((1, run), np.uint8)
+    )
+    rules = cv2.dilate(rules, np.ones((5, 1), np.uint8))
+    zones = cv2.bitwise_and(zones, cv2.bitwise_not(rules))
     zones = cv2.resize(zones, (w, h), interpolation=cv2.INTER_NEAREST)
     if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
         return refuse("too little text to compare", ecc=ecc)
