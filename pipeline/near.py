@@ -544,12 +544,18 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
 def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(seal-region mask, faint-ink mask) of a comparison image, 255 where set; None
     where the image has none (images stored before levels were kept have neither)."""
-    seal = (image == SEAL_INK) | (image == SEAL_FAINT) | (image == SEAL_PAPER)
-    faint = (image == FAINT) | (image == SEAL_FAINT)
+    # One table look-up per mask instead of five full-page comparisons and copies.
+    seal, faint = cv2.LUT(image, _SEAL_LEVELS), cv2.LUT(image, _FAINT_LEVELS)
     return (
-        seal.astype(np.uint8) * 255 if seal.any() else None,
-        faint.astype(np.uint8) * 255 if faint.any() else None,
+        seal if cv2.countNonZero(seal) else None,
+        faint if cv2.countNonZero(faint) else None,
     )
+
+
+_SEAL_LEVELS = np.zeros(256, np.uint8)
+_SEAL_LEVELS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 255
+_FAINT_LEVELS = np.zeros(256, np.uint8)
+_FAINT_LEVELS[[FAINT, SEAL_FAINT]] = 255
 
 
 def _carry(mask, warp, size, map_x, map_y) -> np.ndarray:
