@@ -10,6 +10,8 @@ interrupted run wrote; the reuse log continues after the entries the target alre
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 from indexer.base import REUSE_COLUMNS, ReuseLogEntry
@@ -62,20 +64,25 @@ def copy_catalog(
         )
 
     documents = 0
-    batch: list[Any] = []
-    for doc in src.iter_documents():
-        batch.append(doc)
-        if len(batch) >= batch_size:
-            dst.put_documents(batch)
+    # Elasticsearch: no refresh after every batch (each cuts a segment to merge again),
+    # one when the documents are in; the reuse log replayed below then finds them.
+    bulk_mode = getattr(dst, "bulk_mode", None)
+    put = dst.put_documents if bulk_mode is None else partial(dst.put_documents, refresh=False)
+    with bulk_mode() if bulk_mode is not None else nullcontext():
+        batch: list[Any] = []
+        for doc in src.iter_documents():
+            batch.append(doc)
+            if len(batch) >= batch_size:
+                put(batch)
+                documents += len(batch)
+                batch = []
+                if progress:
+                    progress(documents)
+        if batch:
+            put(batch)
             documents += len(batch)
-            batch = []
             if progress:
                 progress(documents)
-    if batch:
-        dst.put_documents(batch)
-        documents += len(batch)
-        if progress:
-            progress(documents)
 
     dossiers = 0
     list_dossiers = getattr(src, "dossiers", None)
