@@ -240,6 +240,11 @@ def _names_d(where: list[str]) -> bool:
     return any("d." in clause for clause in where)
 
 
+def _integers(conn: sqlite3.Connection, sql: str, width: int) -> np.ndarray:
+    """The rows of an all-integer query as an int64 array of `width` columns."""
+    return np.array(conn.execute(sql).fetchall(), dtype=np.int64).reshape(-1, width)
+
+
 class _SearchRows:
     """What a result list needs of every catalog row, in arrays indexed by row id: the
     facet codes (type, office, year; -1 for none) and the position in newest-first
@@ -257,24 +262,22 @@ class _SearchRows:
     @classmethod
     def load(cls, conn: sqlite3.Connection, version: tuple[int, int]) -> _SearchRows:
         size = (conn.execute("SELECT MAX(rid) FROM search_rows").fetchone()[0] or 0) + 1
-        table = np.array(
-            conn.execute(
-                "SELECT rid, type_code, IFNULL(office_code, -1), IFNULL(year_code, -1)"
-                " FROM search_rows"
-            ).fetchall(),
-            dtype=np.int64,
-        ).reshape(-1, 4)
+        table = _integers(
+            conn,
+            "SELECT rid, type_code, IFNULL(office_code, -1), IFNULL(year_code, -1)"
+            " FROM search_rows",
+            4,
+        )
         codes = []
         for column in (1, 2, 3):
             values = np.full(size, -1, dtype=np.int64)
             values[table[:, 0]] = table[:, column]
             codes.append(values)
-        newest = np.array(
-            conn.execute(
-                "SELECT rid FROM search_rows INDEXED BY search_rows_newest"
-                " ORDER BY created_at DESC, id"
-            ).fetchall(),
-            dtype=np.int64,
+        newest = _integers(
+            conn,
+            "SELECT rid FROM search_rows INDEXED BY search_rows_newest"
+            " ORDER BY created_at DESC, id",
+            1,
         ).reshape(-1)
         return cls(version, codes, newest)
 
@@ -410,10 +413,7 @@ class SqliteIndex:
             conn.execute(
                 "INSERT OR IGNORE INTO facet_values (kind, value) VALUES (?, ?)", (kind, value)
             )
-            code = conn.execute(
-                "SELECT code FROM facet_values WHERE kind = ? AND value = ?", (kind, value)
-            ).fetchone()[0]
-            self._codes[(kind, value)] = code
+            code = self._codes[(kind, value)] = self._stored_code(kind, value)
         return code
 
     def _insert_many(self, conn: sqlite3.Connection, docs: list[Document]) -> None:

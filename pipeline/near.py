@@ -473,14 +473,11 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     if seal_s is not None or seal_q is not None:
         region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
         if seal_q is not None:
-            moved = [_carry(m, warp, (w, h), map_x, map_y) for m in (seal_q, faint_q)]
-            region = cv2.bitwise_or(region, moved[0])
-            dark_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.bitwise_and(region, moved[1])))
-        elif faint_q is not None:
-            faint_moved = _carry(faint_q, warp, (w, h), map_x, map_y)
-            dark_q = cv2.bitwise_and(ink_q, cv2.bitwise_not(cv2.bitwise_and(region, faint_moved)))
+            region = cv2.bitwise_or(region, _carry(seal_q, warp, (w, h), map_x, map_y))
+        if faint_q is not None:
+            dark_q = _without(ink_q, region, _carry(faint_q, warp, (w, h), map_x, map_y))
         if faint_s is not None:
-            dark_s = cv2.bitwise_and(ink_s, cv2.bitwise_not(cv2.bitwise_and(region, faint_s)))
+            dark_s = _without(ink_s, region, faint_s)
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
     half_s, half_q = (
         cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
@@ -556,6 +553,11 @@ _SEAL_LEVELS = np.zeros(256, np.uint8)
 _SEAL_LEVELS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 255
 _FAINT_LEVELS = np.zeros(256, np.uint8)
 _FAINT_LEVELS[[FAINT, SEAL_FAINT]] = 255
+
+
+def _without(ink: np.ndarray, region: np.ndarray, faint: np.ndarray) -> np.ndarray:
+    """`ink` less its faint ink inside `region` (the seals of either page)."""
+    return cv2.bitwise_and(ink, cv2.bitwise_not(cv2.bitwise_and(region, faint)))
 
 
 def _carry(mask, warp, size, map_x, map_y) -> np.ndarray:
@@ -695,7 +697,7 @@ def _only_the_line(strip: np.ndarray, top: int, bottom: int) -> np.ndarray:
     """The strip with the ink of neighbouring lines (cut by the padding) whitened: only
     components centred between rows `top` and `bottom` stay, so Tesseract reads one line
     and does not merge a cut label into it. The same cleaning for both pages."""
-    ink = np.where(strip < 128, 255, 0).astype(np.uint8)
+    ink = _ink_mask(strip)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     middle = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] / 2
     # Specks far smaller than a dot below a vowel go too (a JPEG artefact read as a mark).

@@ -326,12 +326,9 @@ def create_app(cfg: Config, *, secure_cookies: bool = True, session_hours: float
         return history(doc_id) if history else []
 
     def reuse_history(doc_id: str) -> list[dict[str, Any]]:
-        """Reuse-log entries where this document was submitted or reused (the lead's
-        tamper-evident log; empty for a backend without one)."""
-        log = getattr(indexes.get(), "reuse_log", None)
-        if log is None:
-            return []
-        return [e.__dict__ for e in log(document=doc_id)]
+        """Reuse-log entries where this document was submitted or reused (the catalog's
+        tamper-evident log)."""
+        return [e.__dict__ for e in indexes.get().reuse_log(document=doc_id)]
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, session: Session = signed_in) -> Response:
