@@ -777,18 +777,29 @@ def analyze(
     """Split a file's pages into documents (batch scans), classify each, extract its fields."""
     today = today or dt.date.today()
     page_lines = [build_lines(page, 0) for page in pages]
-    results = []
-    for first, last in split_documents(schemas, page_lines, pages):
-        lines: list[Line] = []
-        for offset, i in enumerate(range(first, last + 1)):
-            for line in page_lines[i]:
-                line.page = offset
-                lines.append(line)
-        verdict = classify_lines(schemas, [line.text for line in lines])
-        fields: list[Field] = []
-        if verdict.doc_type != UNKNOWN:
-            fields = extract_fields(
-                schemas[verdict.doc_type], lines, pages[first : last + 1], today
-            )
-        results.append(DocumentAnalysis(first, last, verdict.doc_type, verdict.score, fields))
-    return results
+    return [
+        analyze_document(schemas, page_lines, pages, first, last, today)
+        for first, last in split_documents(schemas, page_lines, pages)
+    ]
+
+
+def analyze_document(
+    schemas: Schemas,
+    page_lines: Sequence[list[Line]],
+    pages: Sequence[Page],
+    first: int,
+    last: int,
+    today: dt.date,
+) -> DocumentAnalysis:
+    """Classify pages first..last (one document, their lines from build_lines) and
+    extract its fields; a batch that streams a long file calls it per document."""
+    lines: list[Line] = []
+    for offset, i in enumerate(range(first, last + 1)):
+        for line in page_lines[i]:
+            line.page = offset
+            lines.append(line)
+    verdict = classify_lines(schemas, [line.text for line in lines])
+    fields: list[Field] = []
+    if verdict.doc_type != UNKNOWN:
+        fields = extract_fields(schemas[verdict.doc_type], lines, pages[first : last + 1], today)
+    return DocumentAnalysis(first, last, verdict.doc_type, verdict.score, fields)
