@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,9 @@ INSERT OR REPLACE INTO search_rows (rid, type_code, office_code, year_code, crea
 
 FACETS = ("doc_type", "office", "year")
 FACET_SIZE = 20
+# Documents written per round within put_documents' one transaction (also bounds its SQL
+# variables): a 1,000-page file of one-page documents is never all in memory at once.
+PUT_CHUNK = 100
 
 
 def document_json(doc: Document) -> str:
@@ -372,20 +376,25 @@ class SqliteIndex:
             self._delete(conn, doc.id)
             self._insert_many(conn, [doc])
 
-    def put_documents(self, docs: list[Document], reuse_entries: list[dict[str, Any]] = ()) -> None:
+    def put_documents(
+        self, docs: Iterable[Document], reuse_entries: Iterable[dict[str, Any]] = ()
+    ) -> None:
         """Several documents (e.g. all documents of one batch scan) and the reuse
-        decisions made about them, in one transaction."""
-        # The last copy of an id wins, in its place, as one insert-or-replace after another.
-        last = {doc.id: position for position, doc in enumerate(docs)}
-        docs = [doc for position, doc in enumerate(docs) if last[doc.id] == position]
+        decisions made about them, in one transaction. Drawn PUT_CHUNK at a time, so a
+        long file's documents need not all be in memory at once."""
+        stream = iter(docs)
         with self.transaction() as conn:
-            for start in range(0, len(docs), 500):  # bound the number of SQL variables
-                ids = [doc.id for doc in docs[start : start + 500]]
+            while chunk := list(islice(stream, PUT_CHUNK)):
+                # The last copy of an id wins, in its place, as one insert-or-replace after
+                # another (a copy in an earlier chunk is deleted like a stored one).
+                last = {doc.id: position for position, doc in enumerate(chunk)}
+                chunk = [doc for position, doc in enumerate(chunk) if last[doc.id] == position]
+                ids = [doc.id for doc in chunk]
                 marks = ",".join("?" * len(ids))
                 stored = conn.execute(f"SELECT id FROM documents WHERE id IN ({marks})", ids)
                 for (doc_id,) in stored.fetchall():
                     self._delete(conn, doc_id)
-            self._insert_many(conn, docs)
+                self._insert_many(conn, chunk)
             for entry in reuse_entries:
                 self._append_reuse(conn, entry)
 
