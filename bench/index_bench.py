@@ -96,6 +96,10 @@ def synthetic_document(n: int, rng: random.Random) -> Document:
     return doc
 
 
+# Documents per put_documents call, as `dossier reindex` sends them (indexer.reindex).
+BATCH = 5000
+
+
 def documents(count: int, seed: int = 20261128) -> Iterator[Document]:
     rng = random.Random(seed)
     for n in range(count):
@@ -159,7 +163,7 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
         if name == "elasticsearch":
             index.put_documents(docs, refresh=False)  # one refresh at the end
         else:
-            index.put_documents(docs)  # one transaction per 1,000 documents
+            index.put_documents(docs)  # one transaction per batch
         write_cpu += time.process_time() - cpu
 
     server_before = server_cpu_seconds(index)
@@ -176,7 +180,7 @@ def run_backend(name: str, index: Any, count: int, repeat: int) -> dict[str, Any
             if doc is None:
                 break
             batch.append(doc)
-            if len(batch) == 1000:
+            if len(batch) == BATCH:
                 write(batch)
                 batch = []
         if batch:

@@ -2,9 +2,9 @@
 backend, for when one machine is not enough.
 
 Three indices (`<prefix>-documents`, `-pages`, `-failures`) with explicit, versioned
-mappings (indexer.es_mappings). Writes go through `helpers.streaming_bulk` with
-retries; ids come from content (Document.id), so re-sending a batch creates no
-duplicates. A document is written after its pages, so a document that is visible
+mappings (indexer.es_mappings). Writes go through the bulk API (items refused as
+overloaded are sent again); ids come from content (Document.id), so re-sending a batch
+creates no duplicates. A document is written after its pages, so a document that is visible
 always has its pages. Search folds the query in Python exactly like the SQLite
 backend, and highlights come from the shared highlighter, so both backends mark
 the same words.
@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,6 @@ from elasticsearch import (
     AuthorizationException,
     Elasticsearch,
     OrjsonSerializer,
-    helpers,
 )
 
 from indexer.base import (
@@ -56,7 +57,11 @@ from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
 
+_Line = tuple[str, bytes]  # (id, the NDJSON of one bulk item: action line and source)
+
 BULK_DOCS = 500  # documents per bulk group (their pages go first, in one request)
+BULK_RETRIES = 5  # sends of items refused with RETRY_STATUS, with back-off
+BULK_MAX_BACKOFF = 30  # seconds
 RETRY_STATUS = (429, 502, 503, 504)  # overloaded or restarting: worth another try
 FACET_SIZE = 20
 PAGE_SIZE = 1000  # hits per search_after page when reading everything
@@ -141,6 +146,17 @@ def document_source(doc: Document) -> dict[str, Any]:
     }
 
 
+def _groups(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    group: list[Document] = []
+    for doc in docs:
+        group.append(doc)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def page_id(doc_id: str, position: int) -> str:
     return f"{doc_id}:{position}"
 
@@ -173,8 +189,9 @@ class ElasticsearchIndex:
         self.health_timeout = health_timeout  # how long to wait for a yellow cluster
         self._secrets = [s for s in (api_key, password) if s]
         self.names = {kind: f"{prefix}-{kind}".replace("_", "-") for kind in MAPPINGS}
+        self._json = OrjsonSerializer()
         options: dict[str, Any] = {
-            "serializer": OrjsonSerializer(),  # 5-10x faster bulk bodies than json
+            "serializer": self._json,  # 5-10x faster bulk bodies than json
             "request_timeout": request_timeout,
             "max_retries": max_retries,
             "retry_on_timeout": True,
@@ -363,30 +380,58 @@ class ElasticsearchIndex:
 
     # -- writes --------------------------------------------------------------------
 
+    def _lines(self, actions: Iterable[dict[str, Any]]) -> list[_Line]:
+        """Bulk actions as NDJSON lines, serialized once (a retry resends the bytes)."""
+        dumps = self._json.dumps
+        lines = []
+        for action in actions:
+            op = action.get("_op_type", "index")
+            meta = dumps({op: {"_index": action["_index"], "_id": action["_id"]}})
+            source = action.get("_source")
+            lines.append((action["_id"], meta + b"\n" if source is None else
+                          meta + b"\n" + dumps(source) + b"\n"))  # fmt: skip
+        return lines
+
     def _bulk(self, actions: Iterable[dict[str, Any]], what: str, **params: Any) -> int:
-        """Send actions with streaming_bulk; 429/5xx items are retried with back-off. Any
-        other failed item is an error (the caller keeps the documents to resend)."""
+        return self._send(self._lines(actions), what, **params)
+
+    def _send(self, lines: list[_Line], what: str, **params: Any) -> int:
+        """Send NDJSON lines in one bulk request; items refused with 429/5xx are sent
+        again with back-off. Any other failed item is an error (the caller keeps the
+        documents to resend). Returns the number of items written."""
         sent = 0
         errors: list[str] = []
-        with self._errors(what):
-            for ok, item in helpers.streaming_bulk(
-                self.client,
-                actions,
-                chunk_size=BULK_DOCS * 4,
-                max_retries=5,
-                initial_backoff=1,
-                max_backoff=30,
-                retry_on_status=RETRY_STATUS,
-                raise_on_error=False,
-                raise_on_exception=True,
-                **params,
-            ):
-                op, result = next(iter(item.items()))
-                if ok or (op == "delete" and result.get("status") == 404):
-                    sent += 1
-                    continue
-                error = result.get("error", {})
-                errors.append(f"{result.get('_id')}: {error.get('type')}: {error.get('reason')}")
+        attempt = 0
+        while lines:
+            with self._errors(what):
+                try:
+                    response = self.client.bulk(
+                        operations=b"".join(line for _, line in lines),
+                        filter_path="items.*.status,items.*.error",
+                        **params,
+                    )
+                except ApiError as exc:  # the whole request refused: overloaded
+                    if exc.meta.status not in RETRY_STATUS or attempt >= BULK_RETRIES:
+                        raise
+                    response = None
+            retry = []
+            if response is None:
+                retry = lines
+            else:
+                for (doc_id, line), item in zip(lines, response["items"], strict=True):
+                    op, result = next(iter(item.items()))
+                    status = result.get("status", 0)
+                    if 200 <= status < 300 or (op == "delete" and status == 404):
+                        sent += 1
+                    elif status in RETRY_STATUS and attempt < BULK_RETRIES:
+                        retry.append((doc_id, line))
+                    else:
+                        error = result.get("error", {})
+                        errors.append(f"{doc_id}: {error.get('type')}: {error.get('reason')}")
+            if retry:
+                time.sleep(min(BULK_MAX_BACKOFF, 2**attempt))
+                attempt += 1
+            lines = retry
         if errors:
             hint = None
             if any("strict_dynamic_mapping" in e or "mapper_parsing" in e for e in errors):
@@ -398,13 +443,13 @@ class ElasticsearchIndex:
             )
         return sent
 
-    def _stale_pages(self, docs: list[Document]) -> list[dict[str, Any]]:
-        """Delete actions for stored pages past the new page count of each document."""
-        keep = {page_id(d.id, i) for d in docs for i in range(len(d.pages))}
+    def _stale_pages(self, doc_ids: list[str], keep: set[str]) -> list[dict[str, Any]]:
+        """Delete actions for stored pages of these documents that are not in `keep`
+        (past the new page count of each document)."""
         with self._errors("looking up stored pages"):
             found = self.client.search(
                 index=self.names["pages"],
-                query={"terms": {"document_id": [d.id for d in docs]}},
+                query={"terms": {"document_id": doc_ids}},
                 size=10_000,
                 source=False,
             )
@@ -441,45 +486,68 @@ class ElasticsearchIndex:
     ) -> int:
         """Write documents in bulk: per group, the pages first, then the documents and
         their dossier links; then the reuse decisions about them. Idempotent (ids from
-        content); returns the number of documents written."""
-        # Groups go one after the other: when the input is drawn past a group, the groups
-        # before it are acknowledged (what a caller killed mid-stream can rely on).
+        content); returns the number of documents written, all acknowledged. On an error
+        nothing is left in flight, and the caller keeps every document to send again."""
+        # Two groups overlap: this thread draws and serializes group k+1 while a sender
+        # thread has the server index group k (client and server CPU side by side).
+        # Groups are sent one after the other, so when the input is drawn past group
+        # k+1, group k is acknowledged (what a caller killed mid-stream can rely on).
         written = 0
-        group: list[Document] = []
-        for doc in docs:
-            group.append(doc)
-            if len(group) >= BULK_DOCS:
-                written += self._put_group(group)
-                group = []
-        if group:
-            written += self._put_group(group)
+        in_flight: Future[int] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="es-bulk") as sender:
+            try:
+                for group in _groups(docs, BULK_DOCS):
+                    prepared = self._prepare_group(group)
+                    if in_flight is not None:
+                        written += in_flight.result()
+                    in_flight = sender.submit(self._send_group, *prepared)
+                if in_flight is not None:
+                    written += in_flight.result()
+            finally:
+                if in_flight is not None:  # on an error here, the group in flight ends first
+                    wait([in_flight])
         if refresh:
             self.refresh()
         for entry in reuse_entries:
             self.append_reuse(entry)
         return written
 
-    def _put_group(self, docs: list[Document]) -> int:
+    def _prepare_group(
+        self, docs: list[Document]
+    ) -> tuple[list[str], set[str], list[_Line], list[_Line], list[_Line]]:
+        """What the sender needs of a group: its ids, its page ids, and the bulk lines of
+        its pages, its documents and its dossier links."""
         for doc in docs:
             if doc.created_at is None:
                 doc.created_at = _now()
-        page_actions = [a for doc in docs for a in self._page_actions(doc)]
-        self._bulk([*page_actions, *self._stale_pages(docs)], "writing pages")
-        links = [
+        pages = self._lines(a for doc in docs for a in self._page_actions(doc))
+        name = self.names["documents"]
+        documents = self._lines(
+            {"_index": name, "_id": doc.id, "_source": document_source(doc)} for doc in docs
+        )
+        links = self._lines(
             self._link_action(doc.dossier_id, doc.id, doc.status,
                               doc.reuse.kind if doc.reuse else None, doc.created_at)
             for doc in docs
             if doc.dossier_id
-        ]  # fmt: skip
-        written = self._bulk(
-            (
-                {"_index": self.names["documents"], "_id": doc.id, "_source": document_source(doc)}
-                for doc in docs
-            ),
-            "writing documents",
-        )
+        )  # fmt: skip
+        keep = {page_id(d.id, i) for d in docs for i in range(len(d.pages))}
+        return [doc.id for doc in docs], keep, pages, documents, links
+
+    def _send_group(
+        self,
+        doc_ids: list[str],
+        keep: set[str],
+        pages: list[_Line],
+        documents: list[_Line],
+        links: list[_Line],
+    ) -> int:
+        """Write one prepared group: pages (and deletes of stale ones), then documents,
+        then links, each acknowledged before the next is sent."""
+        self._send(pages + self._lines(self._stale_pages(doc_ids, keep)), "writing pages")
+        written = self._send(documents, "writing documents")
         if links:
-            self._bulk(links, "linking documents to dossiers")
+            self._send(links, "linking documents to dossiers")
         return written
 
     def _link_action(

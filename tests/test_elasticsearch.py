@@ -670,10 +670,11 @@ def es_chaos_url(es_url: str) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_server_stopped_mid_ingest_loses_nothing(es_chaos_url: str) -> None:
-    """GIVEN a bulk ingest of 1,500 documents WHEN the server stops after 1,000 were
-    acknowledged THEN the write fails with BackendUnavailableError (nothing silently
-    dropped), the acknowledged documents survive the restart with their pages, and
-    sending everything again completes the catalog with no duplicates."""
+    """GIVEN a bulk ingest of 1,500 documents (groups of 500, the next one prepared while
+    one is sent) WHEN the server stops once the input is drawn past the second group THEN
+    the write fails with BackendUnavailableError (nothing silently dropped), the first
+    group survives the restart with its pages (the second was in flight: whole or not at
+    all), and sending everything again completes the catalog with no duplicates."""
     from bench.index_bench import documents
 
     script = str(REPO / "tests/es_server.sh")
@@ -682,7 +683,7 @@ def test_server_stopped_mid_ingest_loses_nothing(es_chaos_url: str) -> None:
 
     def stream() -> Iterator[Document]:
         for n, doc in enumerate(documents(1500)):
-            if n == 1000:  # two bulk groups of 500 are acknowledged by now
+            if n == 1000:  # group 1 is acknowledged by now, group 2 may be in flight
                 subprocess.run([script, "stop", "chaos"], check=True)
             yield doc
 
@@ -694,8 +695,11 @@ def test_server_stopped_mid_ingest_loses_nothing(es_chaos_url: str) -> None:
     index = ElasticsearchIndex(es_chaos_url, prefix=prefix)
     try:
         index.refresh()
-        assert index.count_documents() == 1000
-        assert index.stats()["pages"] == 1000  # a visible document always has its pages
+        stored = index.count_documents()
+        assert stored in (500, 1000)
+        # A visible document always has its pages (those of the group in flight may be
+        # written without their documents: the rerun completes them).
+        assert index.stats()["pages"] in (stored, stored + 500)
         index.put_documents(documents(1500))  # the rerun
         assert index.count_documents() == 1500
         stats = index.stats()
