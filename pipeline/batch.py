@@ -1,10 +1,12 @@
 """Batch orchestration: the flow of DESIGN.md for many files at once.
 
 intake (sha256, "already on file?") -> page work in a pool of worker processes
-(cleanup + read, streamed with a bounded number of pages in flight) -> per file:
-split into documents, extract fields -> outputs and catalog written by this process
-alone, one transaction per file. A bad file is set aside with its reason; a killed run
-is simply run again (ids are content-derived, documents are written all or nothing).
+(cleanup + read, streamed with a bounded number of pages in flight) -> per file, its
+pages taken in order as they arrive: split into documents, each extracted and its
+outputs written as soon as the next one opens, then kept on disk -> the catalog written
+by this process alone, one transaction per file. Memory does not grow with the length
+of a file. A bad file is set aside with its reason; a killed run is simply run again
+(ids are content-derived, documents are written all or nothing).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.base import Index
@@ -25,7 +27,7 @@ from ocr.searchable import PdfPagePart
 from pipeline import intake, store
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError, BadInputError
-from pipeline.extract import analyze
+from pipeline.extract import Line, analyze_document, build_lines, opens_document
 from pipeline.model import (
     Document,
     Page,
@@ -129,13 +131,23 @@ class _FileJob:
     page_count: int
     started: float
     intake_seconds: float
+    spill: store.Spill  # the file's finished documents, on disk until its transaction
+    # Outcomes arrived but not yet taken into a document (out of order, or re-scans).
     outcomes: dict[int, PageOutcome] = field(default_factory=dict)
     error: str | None = None
     near_resolved: bool = False  # the re-scan decision for the whole file has been made
+    next_page: int = 0  # pages before it are in documents (finished or open)
+    # The open document: its pages' outcomes and lines, and the seconds spent on them.
+    open_pages: list[PageOutcome] = field(default_factory=list)
+    open_lines: list[list[Line]] = field(default_factory=list)
+    open_seconds: float = 0.0
+    original: Path | None = None  # the file's copy in the store, once saved
+    finished: list[DocumentResult] = field(default_factory=list)  # spilled, in order
+    entries: list[dict] = field(default_factory=list)  # reuse decisions about them
 
     @property
     def complete(self) -> bool:
-        return self.error is not None or len(self.outcomes) == self.page_count
+        return self.error is not None or self.next_page + len(self.outcomes) == self.page_count
 
 
 class Batch:
@@ -206,7 +218,8 @@ class Batch:
         folder = store.work_dir(self.cfg.store, source.sha256)
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of a killed run
         folder.mkdir(parents=True, exist_ok=True)
-        yield _FileJob(source, page_count, started, time.perf_counter() - started)
+        spill = store.Spill(folder / "documents.jsonl")
+        yield _FileJob(source, page_count, started, time.perf_counter() - started, spill)
 
     def _already_on_file(
         self, path: Path, source: SourceFile, doc_id: str, seconds: float
@@ -286,53 +299,96 @@ class Batch:
 
     # -- documents ---------------------------------------------------------------
 
-    def _documents(self, job: _FileJob) -> list[tuple[Document, list[PdfPagePart]]]:
-        """Split the file's pages into documents, extract fields, time each stage."""
-        pages: list[Page] = [job.outcomes[i].page for i in range(job.page_count)]  # type: ignore[misc]
+    def _take(self, job: _FileJob) -> None:
+        """Take the file's next pages, in page order, as far as they have arrived: a page
+        that opens a document (the boundary rule of extract.split_documents) finishes the
+        one before it. Re-scanned pages wait for the file's re-scan decision."""
+        while job.error is None:
+            outcome = job.outcomes.get(job.next_page)
+            if outcome is None or outcome.near is not None:
+                return
+            del job.outcomes[job.next_page]
+            started = time.perf_counter()
+            lines = build_lines(outcome.page, 0)  # type: ignore[arg-type]
+            opens = bool(job.open_pages) and opens_document(self.schemas, lines, outcome.page)  # type: ignore[arg-type]
+            seconds = time.perf_counter() - started
+            if opens:
+                self._finish_document(job)
+            job.open_pages.append(outcome)
+            job.open_lines.append(lines)
+            job.open_seconds += seconds
+            job.next_page += 1
+
+    def _finish_document(self, job: _FileJob) -> None:
+        """Extract the open document, write its outputs, and keep it on disk for the
+        file's transaction: its pages' words leave memory."""
+        outcomes, pages = job.open_pages, [o.page for o in job.open_pages]
         started = time.perf_counter()
-        analyses = analyze(pages, self.schemas)
-        extract_seconds = time.perf_counter() - started
-        built = []
-        for number, analysis in enumerate(analyses):
-            doc_id = document_id(
-                job.source.sha256, analysis.first_page, analysis.last_page, job.page_count
-            )
-            doc_pages = pages[analysis.first_page : analysis.last_page + 1]
-            timings = self._page_timings(job, doc_id, doc_pages)
-            if number == 0:
-                timings.append(StageTiming(doc_id, "intake", job.intake_seconds))
-            share = len(doc_pages) / job.page_count
-            timings.append(StageTiming(doc_id, "extract", extract_seconds * share))
-            doc = Document(
-                id=doc_id,
-                source=job.source,
-                first_page=analysis.first_page,
-                last_page=analysis.last_page,
-                doc_type=analysis.doc_type,
-                doc_type_score=analysis.doc_type_score,
-                pages=doc_pages,
-                fields=analysis.fields,
-                status="new",
-                timings=timings,
-                dossier_id=self.dossier.id if self.dossier else None,
-            )
-            parts = [
-                PdfPagePart(
-                    Path(job.outcomes[p.index].pdf_part or job.source.path),
-                    0 if job.outcomes[p.index].pdf_part else p.index,
-                )
-                for p in doc_pages
-            ]
-            built.append((doc, parts))
-        return built
+        analysis = analyze_document(
+            self.schemas, job.open_lines, pages, 0, len(pages) - 1, dt.date.today()
+        )
+        first, last = pages[0].index, pages[-1].index  # type: ignore[union-attr]
+        doc_id = document_id(job.source.sha256, first, last, job.page_count)
+        timings = self._page_timings(doc_id, outcomes, pages)  # type: ignore[arg-type]
+        if first == 0:
+            timings.append(StageTiming(doc_id, "intake", job.intake_seconds))
+        extract_seconds = job.open_seconds + time.perf_counter() - started
+        timings.append(StageTiming(doc_id, "extract", extract_seconds))
+        doc = Document(
+            id=doc_id,
+            source=job.source,
+            first_page=first,
+            last_page=last,
+            doc_type=analysis.doc_type,
+            doc_type_score=analysis.doc_type_score,
+            pages=pages,  # type: ignore[arg-type]
+            fields=analysis.fields,
+            status="new",
+            timings=timings,
+            dossier_id=self.dossier.id if self.dossier else None,
+        )
+        parts = [
+            PdfPagePart(Path(o.pdf_part or job.source.path), 0 if o.pdf_part else o.index)
+            for o in outcomes
+        ]
+        started = time.perf_counter()
+        if job.original is None:
+            job.original = store.save_original(self.cfg.store, job.source)
+        doc.outputs["original"] = str(job.original)
+        store.write_outputs(self.cfg.store, doc, parts)
+        store.keep_comparisons(self.cfg.store, doc.id, [o.compare_part for o in outcomes])
+        for o in outcomes:  # assembled into the document's PDF: no longer needed
+            if o.pdf_part:
+                Path(o.pdf_part).unlink(missing_ok=True)
+        doc.timings.append(StageTiming(doc.id, "store", time.perf_counter() - started))
+        entry = self._identity(doc)
+        if entry is not None:
+            job.entries.append(entry)
+        job.spill.add(doc)
+        job.finished.append(self._result(doc))
+        job.open_pages, job.open_lines, job.open_seconds = [], [], 0.0
 
     @staticmethod
-    def _page_timings(job: _FileJob, doc_id: str, pages: list[Page]) -> list[StageTiming]:
+    def _result(doc: Document) -> DocumentResult:
+        return DocumentResult(
+            id=doc.id,
+            source=doc.source.path,
+            sha256=doc.source.sha256,
+            status=doc.status,
+            doc_type=doc.doc_type,
+            pages=doc.page_count,
+            seconds=sum(t.seconds for t in doc.timings),
+            reuse=doc.reuse,
+        )
+
+    @staticmethod
+    def _page_timings(
+        doc_id: str, outcomes: list[PageOutcome], pages: list[Page]
+    ) -> list[StageTiming]:
         timings = []
-        for page in pages:
-            worker = job.outcomes[page.index].worker
+        for outcome, page in zip(outcomes, pages, strict=True):
             timings += [
-                StageTiming(doc_id, stage, seconds, worker, page.index)
+                StageTiming(doc_id, stage, seconds, outcome.worker, page.index)
                 for stage, seconds in page.timings.items()
             ]
         return timings
@@ -355,6 +411,8 @@ class Batch:
 
     def _near_target(self, job: _FileJob) -> Document | None:
         """The stored document this whole file re-scans, page for page, if proven."""
+        if job.next_page > 0 or len(job.outcomes) < job.page_count:  # pages were read
+            return None
         matches = [job.outcomes[i].near for i in range(job.page_count)]
         if any(m is None for m in matches):
             return None
@@ -388,7 +446,8 @@ class Batch:
                     timings=own.timings if own else {},
                 )
             )
-        timings = self._page_timings(job, doc_id, pages)
+        outcomes = [job.outcomes[i] for i in range(job.page_count)]
+        timings = self._page_timings(doc_id, outcomes, pages)
         timings.append(StageTiming(doc_id, "intake", job.intake_seconds))
         matches = [job.outcomes[i].near for i in range(job.page_count)]
         decision = ReuseDecision(
@@ -429,76 +488,59 @@ class Batch:
             del job.outcomes[i]
         return [PageTask(job.source, i, folder, near_check=False) for i in retry]
 
+    def _store_near(self, job: _FileJob, stored: Document) -> list[DocumentResult]:
+        """Store a re-scan of `stored`: its sidecar and comparison images, no new reading."""
+        doc = self._near_document(job, stored)
+        baseline = self.index.processing_seconds(stored.id)
+        started = time.perf_counter()
+        doc.outputs["original"] = str(store.save_original(self.cfg.store, job.source))
+        for name in ("pdf", "text"):
+            if stored.outputs.get(name):
+                doc.outputs[name] = stored.outputs[name]
+        store.write_sidecar(self.cfg.store, doc)
+        compare = [job.outcomes[p.index].compare_part for p in doc.pages]
+        store.keep_comparisons(self.cfg.store, doc.id, compare)
+        doc.timings.append(StageTiming(doc.id, "store", time.perf_counter() - started))
+        seconds = sum(t.seconds for t in doc.timings)
+        if baseline is not None:
+            doc.reuse.seconds_saved = round(baseline - seconds, 4)  # type: ignore[union-attr]
+        job.entries.append(self._log_entry(doc.id, doc.reuse, seconds, baseline))  # type: ignore[arg-type]
+        job.spill.add(doc)
+        return [self._result(doc)]
+
     def _complete_file(self, job: _FileJob, progress: Progress) -> None:
         path = job.source.path
-        if job.error is not None:
-            self._fail(path, job.source.sha256, job.error, progress, job.started)
-            shutil.rmtree(store.work_dir(self.cfg.store, job.source.sha256), ignore_errors=True)
-            return
-        entries: list[dict] = []
+        results: list[DocumentResult] = []
         try:
-            stored = self._near_target(job)
-            if stored is not None:
-                doc = self._near_document(job, stored)
-                built = [(doc, [])]
-                baseline = self.index.processing_seconds(stored.id)
-            else:
-                built = self._documents(job)
-            started = time.perf_counter()
-            original = store.save_original(self.cfg.store, job.source)
-            for doc, parts in built:
-                doc.outputs["original"] = str(original)
+            if job.error is None:
+                stored = self._near_target(job)
                 if stored is not None:
-                    for name in ("pdf", "text"):
-                        if stored.outputs.get(name):
-                            doc.outputs[name] = stored.outputs[name]
-                    store.write_sidecar(self.cfg.store, doc)
+                    results = self._store_near(job, stored)
                 else:
-                    store.write_outputs(self.cfg.store, doc, parts)
-                compare = [job.outcomes[p.index].compare_part for p in doc.pages]
-                store.keep_comparisons(self.cfg.store, doc.id, compare)
-            store_seconds = time.perf_counter() - started
-            for doc, _ in built:
-                doc.timings.append(
-                    StageTiming(doc.id, "store", store_seconds * doc.page_count / job.page_count)
-                )
-                if stored is not None:
-                    seconds = sum(t.seconds for t in doc.timings)
-                    if baseline is not None:
-                        doc.reuse.seconds_saved = round(baseline - seconds, 4)  # type: ignore[union-attr]
-                    entries.append(self._log_entry(doc.id, doc.reuse, seconds, baseline))  # type: ignore[arg-type]
-                else:
-                    entry = self._identity(doc)
-                    if entry is not None:
-                        entries.append(entry)
-            # All documents of one file, and the reuse decisions about them, in one
-            # transaction: the file is on file or it is not.
-            self._put([doc for doc, _ in built], entries, job.source.sha256)
+                    if job.open_pages:
+                        self._finish_document(job)
+                    results = job.finished
+                # All documents of one file, and the reuse decisions about them, in one
+                # transaction: the file is on file or it is not. They come back from the
+                # work folder one at a time.
+                self._put(job.spill, job.entries, job.source.sha256)
         except BadInputError as exc:
-            self._fail(path, job.source.sha256, str(exc), progress, job.started)
-            return
+            job.error = str(exc)
         finally:
             shutil.rmtree(store.work_dir(self.cfg.store, job.source.sha256), ignore_errors=True)
+        if job.error is not None:
+            for result in job.finished:  # outputs already written of a file set aside
+                shutil.rmtree(store.document_dir(self.cfg.store, result.id), ignore_errors=True)
+            self._fail(path, job.source.sha256, job.error, progress, job.started)
+            return
         self.index.clear_failure(path)
         progress.files_done += 1
-        for doc, _ in built:
-            self._finish(
-                DocumentResult(
-                    id=doc.id,
-                    source=path,
-                    sha256=job.source.sha256,
-                    status=doc.status,
-                    doc_type=doc.doc_type,
-                    pages=doc.page_count,
-                    seconds=sum(t.seconds for t in doc.timings),
-                    reuse=doc.reuse,
-                ),
-                progress,
-            )
+        for result in results:
+            self._finish(result, progress)
 
     # -- the run -----------------------------------------------------------------
 
-    def _put(self, docs: list[Document], entries: list[dict], sha256: str) -> None:
+    def _put(self, docs: Iterable[Document], entries: list[dict], sha256: str) -> None:
         """Write a file's documents to the catalog. When the catalog cannot take them
         (a search cluster down), they are kept in the store as pending, so the next run
         sends them without reading the file again; then the run stops."""
@@ -552,7 +594,8 @@ class Batch:
                 for index in range(job.page_count):
                     if job.error is not None:
                         break  # the file already failed: don't read its other pages
-                    yield PageTask(job.source, index, folder, near_check=near_check)
+                    check = near_check and not job.near_resolved  # a re-scan still possible
+                    yield PageTask(job.source, index, folder, near_check=check)
 
     def _submit(self, task: PageTask, retries: int) -> tuple[Future, tuple[PageTask, int, int]]:
         try:
@@ -606,17 +649,35 @@ class Batch:
                     )
                 if outcome.error is not None and job.error is None:
                     job.error = outcome.error
+                if outcome.near is not None and job.near_resolved and job.error is None:
+                    # The file is no re-scan (a page of it was read): read this page too.
+                    future, meta = self._submit(replace(task, near_check=False), 0)
+                    pending[future] = meta
+                    continue
                 job.outcomes[outcome.index] = outcome
                 progress.pages_done += 1
                 self._report(progress)
+                if outcome.near is None and outcome.error is None:
+                    # Read now, not at the file's end, the pages that skipped OCR as
+                    # re-scans: the pages after them wait in memory until they are in.
+                    self._resubmit(self._near_retry(job), pending, progress)
+                self._take(job)
                 sha = job.source.sha256
                 if job.complete and not any(t.source.sha256 == sha for t, _, _ in pending.values()):
                     retry = self._near_retry(job)
                     if retry:
-                        progress.pages_done -= len(retry)
-                        for again in retry:
-                            future, meta = self._submit(again, 0)
-                            pending[future] = meta
+                        self._resubmit(retry, pending, progress)
                         continue
                     del jobs[sha]
                     self._complete_file(job, progress)
+
+    def _resubmit(
+        self,
+        tasks: list[PageTask],
+        pending: dict[Future, tuple[PageTask, int, int]],
+        progress: Progress,
+    ) -> None:
+        progress.pages_done -= len(tasks)
+        for task in tasks:
+            future, meta = self._submit(task, 0)
+            pending[future] = meta

@@ -8,8 +8,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import orjson
 
 from ocr.searchable import PdfPagePart, assemble
 from pipeline.model import Document, SourceFile, document_from_dict
@@ -73,6 +75,27 @@ def work_dir(store: Path, sha256: str) -> Path:
     return store / "work" / sha256[:16]
 
 
+class Spill:
+    """A file's documents, written out one JSON line each as they are finished and read
+    back one at a time: what the catalog takes in one transaction at the end of a long
+    file is never all in memory. Iterable again and again (e.g. into the pending list)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.unlink(missing_ok=True)
+
+    def add(self, doc: Document) -> None:
+        with self.path.open("ab") as handle:
+            handle.write(orjson.dumps(doc.to_dict()) + b"\n")
+
+    def __iter__(self) -> Iterator[Document]:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            for line in handle:
+                yield document_from_dict(orjson.loads(line))
+
+
 def write_outputs(store: Path, doc: Document, parts: list[PdfPagePart]) -> dict[str, str]:
     """Searchable PDF, text and JSON sidecar of one document; returns their paths."""
     folder = document_dir(store, doc.id)
@@ -119,7 +142,7 @@ def pending_dir(store: Path) -> Path:
     return store / "pending"
 
 
-def keep_pending(store: Path, sha256: str, docs: list[Document], entries: list[dict]) -> Path:
+def keep_pending(store: Path, sha256: str, docs: Iterable[Document], entries: list[dict]) -> Path:
     path = pending_dir(store) / f"{sha256[:16]}.json"
     data = {"documents": [doc.to_dict() for doc in docs], "reuse_entries": entries}
     write_text_atomic(path, json.dumps(data, ensure_ascii=False))
