@@ -90,8 +90,11 @@ class PeakMemory:
         self.roots = roots
         self.interval = interval
         self.peak = 0
-        self.submitter_peak = 0  # the ingest process alone (it holds a file's words)
+        self.submitter_peak = 0  # the ingest process alone
         self.series: list[int] = []  # RSS sums in order, to see growth, not only the peak
+        # RSS per role in order (submitter, forkserver, page workers summed, the largest
+        # worker alone, tesseract runs summed): which process grows with the page count.
+        self.roles: list[dict[str, int]] = []
         self._first: dict[int, tuple[float, float]] = {}  # pid -> (own, children) CPU
         self._last: dict[int, tuple[float, float]] = {}
         self._names: dict[int, str] = {}
@@ -107,6 +110,7 @@ class PeakMemory:
     def _total(self) -> int:
         seen: set[int] = set()
         total = 0
+        roles: dict[str, int] = {}
         for root in self.roots:
             try:
                 tree = [psutil.Process(root)]
@@ -123,7 +127,24 @@ class PeakMemory:
                     if process.pid == self.roots[0]:
                         self.submitter_peak = max(self.submitter_peak, rss)
                     self._sample_cpu(process)
+                    role = self._role(process)
+                    roles[role] = roles.get(role, 0) + rss
+                    if role == "workers":
+                        roles["largest_worker"] = max(roles.get("largest_worker", 0), rss)
+        self.roles.append(roles)
         return total
+
+    def _role(self, process: psutil.Process) -> str:
+        if process.pid == self.roots[0]:
+            return "submitter"
+        name = self._names.get(process.pid, "")
+        if process.name() == "tesseract":
+            return "tesseract"
+        if "forkserver" in name and process.ppid() == self.roots[0]:
+            return "forkserver"  # the pool's workers are its children
+        if "resource_tracker" in name:
+            return "resource_tracker"
+        return "workers"
 
     def _sample_cpu(self, process: psutil.Process) -> None:
         times = process.cpu_times()
@@ -149,6 +170,16 @@ class PeakMemory:
         size = max(len(self.series) // points, 1)
         chunks = [self.series[i : i + size] for i in range(0, len(self.series), size)]
         return [round(max(chunk) / 1e6) for chunk in chunks if chunk]
+
+    def role_profile(self, points: int = 10) -> dict[str, list[float]]:
+        """Peak MB of each role in each tenth of the run."""
+        size = max(len(self.roles) // points, 1)
+        names = sorted({role for sample in self.roles for role in sample})
+        chunks = [self.roles[i : i + size] for i in range(0, len(self.roles), size)]
+        return {
+            role: [round(max(s.get(role, 0) for s in chunk) / 1e6) for chunk in chunks]
+            for role in names
+        }
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds spent during the run by the submitting process (the first root),
@@ -196,6 +227,7 @@ class Run:
     submitter_peak_mb: float
     failed: int
     profile_mb: list[float]
+    roles_mb: dict[str, list[float]]  # per role, peak MB in each tenth of the run
     cpu: dict[str, float]  # CPU seconds: the submitting process, the page workers
     load: tuple[float, float, float]  # load average when the run started
 
@@ -213,6 +245,8 @@ class Run:
             "submitter_peak_rss_mb": round(self.submitter_peak_mb, 1),
             "failed": self.failed,
             "peak_rss_mb_per_tenth_of_the_run": self.profile_mb,
+            "peak_rss_mb_by_role": {role: max(mb) for role, mb in self.roles_mb.items()},
+            "peak_rss_mb_by_role_per_tenth": self.roles_mb,
             "cpu_seconds": self.cpu,
             "cpu_seconds_per_page": {
                 role: round(seconds / max(self.pages, 1), 3) for role, seconds in self.cpu.items()
@@ -257,6 +291,7 @@ def ingest(label: str, pdf: Path, options: list[str], watch: list[int] = ()) -> 
         memory.submitter_peak / 1e6,
         summary["failed"],
         memory.profile(),
+        memory.role_profile(),
         memory.cpu(),
         load,
     )
