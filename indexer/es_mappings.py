@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: display-only fields not indexed, text without positions
 
 KEYWORD = {"type": "keyword"}
 # For values read from paper: an overlong one (a whole paragraph read as one field) is kept
@@ -19,26 +19,34 @@ KEYWORD = {"type": "keyword"}
 LONG_KEYWORD = {"type": "keyword", "ignore_above": 4096}
 # Stored in _source for display only: neither indexed nor searchable.
 STORED_ONLY = {"type": "object", "enabled": False}
+# Read back from _source, never searched, sorted or aggregated: no index terms, no doc
+# values (less for the server to write per document in a bulk load).
+SHOWN_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
+SHOWN_INTEGER = {"type": "integer", "index": False, "doc_values": False}
+SHOWN_FLOAT = {"type": "float", "index": False, "doc_values": False}
+# Searched by terms, ranked by BM25 (term frequencies and norms): no phrase query or
+# server-side highlight reads positions (highlights come from indexer.highlight).
+SEARCH_TEXT = {"type": "text", "index_options": "freqs"}
 
 DOCUMENTS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "id": KEYWORD,
         "sha256": KEYWORD,
-        "source_path": KEYWORD,
-        "media_type": KEYWORD,
+        "source_path": SHOWN_KEYWORD,
+        "media_type": SHOWN_KEYWORD,
         "first_page": {"type": "integer"},
-        "last_page": {"type": "integer"},
+        "last_page": SHOWN_INTEGER,
         "doc_type": KEYWORD,
-        "status": KEYWORD,
+        "status": SHOWN_KEYWORD,
         "person_id": KEYWORD,
         "doc_number": KEYWORD,
-        "expiry_date": KEYWORD,
+        "expiry_date": SHOWN_KEYWORD,
         # Values of every *id_number field: a citizen ID filter matches any of them; the
         # valid ones find a person's documents.
         "id_numbers": KEYWORD,
         "valid_id_numbers": KEYWORD,
-        "reuse_kind": KEYWORD,
+        "reuse_kind": SHOWN_KEYWORD,
         # "name=value" for every field with a value: exact field filters by terms.
         "field_pairs": LONG_KEYWORD,
         "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
@@ -47,12 +55,12 @@ DOCUMENTS: dict[str, Any] = {
         "office_folded": LONG_KEYWORD,
         "dossier_id": KEYWORD,
         "created_at": {"type": "date"},
-        "seconds": {"type": "float"},  # document-level stages
-        "total_seconds": {"type": "float"},  # every stage, pages included (None: no timing)
+        "seconds": SHOWN_FLOAT,  # document-level stages
+        "total_seconds": SHOWN_FLOAT,  # every stage, pages included (None: no timing)
         # The original text (exact diacritics rank higher) and its folded, pre-tokenized
         # copy computed in Python with the same tokens as the SQLite backend.
-        "text": {"type": "text"},
-        "text_folded": {"type": "text"},
+        "text": SEARCH_TEXT,
+        "text_folded": SEARCH_TEXT,
         # A re-scan (near reuse) carries the text of the paper it re-scans: one paper, one
         # hit. Its text is kept here, for display only, instead of in `text`.
         "display_text": {"type": "text", "index": False},

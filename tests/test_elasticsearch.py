@@ -800,23 +800,24 @@ def test_folded_terms_are_the_query_terms() -> None:
 
 def test_bulk_mode_restores_refresh_even_on_error(es: ElasticsearchIndex) -> None:
     """GIVEN a bulk load that fails half way
-    THEN the refresh interval is what it was before, and what was written is searchable."""
+    THEN the refresh interval and translog durability are what they were before, and what
+    was written is searchable."""
 
-    def interval() -> str | None:
+    def settings() -> tuple[str | None, str | None]:
         got = es.client.indices.get_settings(
-            index=es.names["documents"], name="index.refresh_interval", flat_settings=True
+            index=es.names["documents"], name="index.*", flat_settings=True
         )
         # (a setting never set explicitly is left out of the answer)
-        settings = got.body.get(es.names["documents"], {}).get("settings", {})
-        return settings.get("index.refresh_interval")
+        found = got.body.get(es.names["documents"], {}).get("settings", {})
+        return found.get("index.refresh_interval"), found.get("index.translog.durability")
 
-    before = interval()
+    before = settings()
     docs = corpus()
     with pytest.raises(RuntimeError), es.bulk_mode():
         es.put_documents(docs, refresh=False)
-        assert interval() == "-1"
+        assert settings() == ("-1", "async")
         raise RuntimeError("the source went away")
-    assert interval() == before
+    assert settings() == before
     assert es.search(SearchQuery()).total == len(docs)
 
 
