@@ -661,7 +661,10 @@ class Batch:
                     # Read now, not at the file's end, the pages that skipped OCR as
                     # re-scans: the pages after them wait in memory until they are in.
                     self._resubmit(self._near_retry(job), pending, progress)
-                self._take(job)
+                try:
+                    self._take(job)
+                except BadInputError as exc:  # its documents cannot be stored: set aside
+                    job.error = str(exc)
                 sha = job.source.sha256
                 if job.complete and not any(t.source.sha256 == sha for t, _, _ in pending.values()):
                     retry = self._near_retry(job)
