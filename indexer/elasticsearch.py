@@ -190,6 +190,7 @@ class ElasticsearchIndex:
         self._secrets = [s for s in (api_key, password) if s]
         self.names = {kind: f"{prefix}-{kind}".replace("_", "-") for kind in MAPPINGS}
         self._json = OrjsonSerializer()
+        self._bulk_loading = False  # inside bulk_mode(): one refresh at its end
         options: dict[str, Any] = {
             "serializer": self._json,  # 5-10x faster bulk bodies than json
             "request_timeout": request_timeout,
@@ -353,7 +354,8 @@ class ElasticsearchIndex:
         is durable), and their settings restored, even on error. A crash during the load
         may lose its last seconds: a load is a copy, run again to complete it. Stale pages
         of a document re-sent with fewer pages inside the same load are not seen (they
-        are looked up by search); a catalog's documents are sent once."""
+        are looked up by search); a catalog's documents are sent once. put_documents
+        does not refresh meanwhile."""
         names = [self.names[kind] for kind in ("documents", "pages", "dossier_documents")]
         bulk = {"index.refresh_interval": "-1", "index.translog.durability": "async"}
         with self._errors("preparing a bulk load"):
@@ -366,9 +368,11 @@ class ElasticsearchIndex:
                 for name in names
             }
             self.client.indices.put_settings(index=names, settings=bulk)
+        self._bulk_loading = True
         try:
             yield
         finally:
+            self._bulk_loading = False
             with self._errors("ending a bulk load"):
                 for name, settings in before.items():
                     self.client.indices.put_settings(index=name, settings=settings)
@@ -510,7 +514,7 @@ class ElasticsearchIndex:
             finally:
                 if in_flight is not None:  # on an error here, the group in flight ends first
                     wait([in_flight])
-        if refresh:
+        if refresh and not self._bulk_loading:
             self.refresh()
         for entry in reuse_entries:
             self.append_reuse(entry)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from functools import partial
 from typing import Any
 
 from indexer.base import REUSE_COLUMNS, ReuseLogEntry
@@ -44,7 +43,7 @@ def copy_catalog(
     src: Any,
     dst: Any,
     *,
-    batch_size: int = 500,
+    batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Copy everything `src` holds into `dst` (both implement indexer.base.Index).
@@ -64,10 +63,12 @@ def copy_catalog(
         )
 
     documents = 0
-    # Elasticsearch: no refresh after every batch (each cuts a segment to merge again),
-    # one when the documents are in; the reuse log replayed below then finds them.
+    # The target's bulk mode: Elasticsearch refreshes once when the documents are in (not
+    # after every batch: each refresh cuts a segment to merge again), so the reuse log
+    # replayed below finds them; SQLite builds its look-up indexes once at the end.
+    # Batches of thousands: Elasticsearch overlaps sending a group with preparing the next.
     bulk_mode = getattr(dst, "bulk_mode", None)
-    put = dst.put_documents if bulk_mode is None else partial(dst.put_documents, refresh=False)
+    put = dst.put_documents
     with bulk_mode() if bulk_mode is not None else nullcontext():
         batch: list[Any] = []
         for doc in src.iter_documents():

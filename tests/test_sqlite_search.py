@@ -172,3 +172,43 @@ def test_replaced_document_leaves_no_stale_search_row(tmp_path: Path) -> None:
         assert result.facets["doc_type"] == {"decision": 1}
     finally:
         index.close()
+
+
+def _indexes(index: SqliteIndex) -> set[str]:
+    rows = index.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    return {name for (name,) in rows}
+
+
+def test_bulk_mode_rebuilds_lookup_indexes_with_the_same_answers(
+    catalog: SqliteIndex, tmp_path: Path
+) -> None:
+    """GIVEN documents loaded in bulk mode, one batch failing half way WHEN it ends THEN the
+    look-up indexes are back (dropped while loading), and every query answers as on the
+    catalog loaded outside bulk mode (ranked or not); a process dying in bulk mode leaves a catalog
+    whose next open builds them again."""
+    index = SqliteIndex(tmp_path / "bulk.sqlite")
+    every = _indexes(index)
+    with pytest.raises(RuntimeError), index.bulk_mode():
+        assert not _indexes(index) & set(sqlite_backend.LOOKUP_INDEXES)
+        index.put_documents(DOCS[:200])
+        index.put_documents(DOCS[200:])
+        raise RuntimeError("the source went away")
+    assert _indexes(index) == every
+    assert index.find_by_sha256(DOCS[7].source.sha256) == [DOCS[7].id]
+    for query in [*QUERIES, SearchQuery(citizen_id=DOCS[3].person_id)]:
+        assert index.search(query) == catalog.search(query)
+
+    dying = SqliteIndex(tmp_path / "dying.sqlite")
+    with dying.bulk_mode():
+        dying.put_documents(DOCS[:10])
+        # The process dies here: what the catalog file holds, seen by another connection.
+        left = sqlite3.connect(tmp_path / "dying.sqlite")
+        assert not {n for (n,) in left.execute("SELECT name FROM sqlite_master")} & set(
+            sqlite_backend.LOOKUP_INDEXES
+        )
+        left.close()
+        reopened = SqliteIndex(tmp_path / "dying.sqlite")
+        assert _indexes(reopened) == every
+        reopened.close()
+    dying.close()
+    index.close()
