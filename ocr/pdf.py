@@ -16,10 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pdfplumber
-import pypdfium2 as pdfium
-from pdfminer.pdfdocument import PDFPasswordIncorrect
-from pdfminer.pdfparser import PDFSyntaxError
 
 from pipeline.errors import CorruptFileError, EncryptedPdfError
 from pipeline.model import Word
@@ -67,6 +63,13 @@ class PdfSource:
     bytes, e.g. one page shipped to a cluster worker; `path` then only names it)."""
 
     def __init__(self, path: Path, data: bytes | None = None):
+        # Imported here, not with the module: a worker process (and the forkserver that
+        # preloads the page code) reading only images never pays for them (~0.2 s CPU).
+        import pdfplumber
+        import pypdfium2 as pdfium
+        from pdfminer.pdfdocument import PDFPasswordIncorrect
+        from pdfminer.pdfparser import PDFSyntaxError
+
         self.path = path
         try:
             self._pdfium = pdfium.PdfDocument(str(path) if data is None else data)
@@ -118,6 +121,8 @@ class PdfSource:
 
     def rasterize(self, index: int, dpi: int, max_pixels: int) -> tuple[np.ndarray, int]:
         """BGR pixels of the page; the resolution is lowered for absurdly large pages."""
+        import pypdfium2 as pdfium  # loaded by __init__ already
+
         width_pt, height_pt = self.page_size_points(index)
         pixels = (width_pt * dpi / 72.0) * (height_pt * dpi / 72.0)
         if pixels > max_pixels:

@@ -134,12 +134,20 @@ def ocr_image(
     want_pdf: bool = True,
     cmd: str = "tesseract",
     psm: int = 3,
+    try_inverted: bool = True,
 ) -> OcrResult:
     """One Tesseract pass over a page image: words with boxes and confidences, and (one
-    run, several outputs) a searchable one-page PDF of the same image."""
+    run, several outputs) a searchable one-page PDF of the same image.
+
+    `try_inverted`: let Tesseract read its low-confidence lines again as white on black
+    (its default). On a cleaned page (dark ink on white paper) those lines are seals,
+    photos and specks: measured on the 25 sample pages, turning it off saves 22 % of
+    Tesseract's CPU at the same CER (0.0798 -> 0.0799 overall, median 0.0905 -> 0.0893)."""
     _use(cmd)
     extensions = "tsv pdf" if want_pdf else "tsv"
     config = f"--psm {psm} --dpi {int(dpi)} -c tessedit_create_tsv=1"
+    if not try_inverted:
+        config += " -c invert_threshold=0"
     with tempfile.TemporaryDirectory(prefix="dossier-ocr-") as tmp:
         source = write_page_image(image, Path(tmp) / "page")
         base = str(Path(tmp) / "out")

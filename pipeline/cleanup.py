@@ -52,6 +52,9 @@ class CleanPage:
     metrics: CleanupMetrics
     transform: np.ndarray  # 2x3 affine: original page pixel -> cleaned image pixel
     dpi: int  # effective resolution of the cleaned image (Tesseract --dpi)
+    # The page as loaded, in gray (seals not lightened), in original pixels: the comparison
+    # image reads how dark the ink was from it, without a second colour conversion.
+    gray: np.ndarray | None = None
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -115,24 +118,21 @@ def drop_red(bgr: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, bool]:
     )
     if not cv2.countNonZero(mask):
         return gray, False
-    mask = mask.view(bool)
     seals = _seal_mask(mask)
-    if not seals.any():
+    if not cv2.countNonZero(seals):
         return gray, False
     out = gray.copy()
-    out[seals] = r[seals]
+    cv2.copyTo(r, seals, out)  # out[seals] = r[seals], without two boolean gathers
     return out, True
 
 
 def _seal_mask(red: np.ndarray) -> np.ndarray:
-    """The part of a red-ink mask that belongs to seals: blobs (the ring and the words in
-    it merged) about as tall as wide and at least a twentieth of the page's short side,
-    and red marks inside them."""
+    """The part of a red-ink mask (uint8, 1 = red) that belongs to seals (1): blobs (the
+    ring and the words in it merged) about as tall as wide and at least a twentieth of the
+    page's short side, and red marks inside them."""
     h, w = red.shape
     k = max(1, int(np.ceil(max(h, w) / WORK_SIDE)))
-    small = cv2.resize(
-        red.astype(np.uint8) * 255, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA
-    )
+    small = cv2.resize(red * 255, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
     small = (small > 0).astype(np.uint8)
     # Close the gaps between a seal's ring, star and lettering (a few points at 300 dpi).
     reach = max(3, min(small.shape) // 100)
@@ -152,10 +152,8 @@ def _seal_mask(red: np.ndarray) -> np.ndarray:
             (x0 >= x0[i]) & (y0 >= y0[i]) & (x0 + bw <= x0[i] + bw[i]) & (y0 + bh <= y0[i] + bh[i])
         )
     seal[0] = False
-    keep = cv2.resize(
-        seal[labels].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST
-    ).astype(bool)
-    return red & keep
+    keep = cv2.resize(seal[labels].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    return cv2.bitwise_and(red, keep)
 
 
 def _components(ink: np.ndarray) -> tuple:
@@ -177,7 +175,7 @@ def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
 # --- measurements on the working copy -------------------------------------------------
 
 
-def _quantiles(counts: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+def quantiles(counts: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     """np.percentile(values, q) (its default linear method) of the values whose histogram
     is `counts` (counts[v] = how many equal v): a sort-free pass for 8-bit pixels."""
     cum = np.cumsum(counts)
@@ -198,7 +196,7 @@ def _percentiles(image: np.ndarray, *qs: float) -> list[float]:
     """np.percentile of a uint8 image for each q, from its histogram (a few ms less per
     call on the working copy than numpy's partition)."""
     counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-    return _quantiles(counts, qs)
+    return quantiles(counts, qs)
 
 
 def _background(gray: np.ndarray) -> np.ndarray:
@@ -353,7 +351,7 @@ def noise_sigma(gray: np.ndarray) -> float:
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     # Integer weights on 8-bit pixels: a 16-bit response is exact (|value| <= 4080).
     response = np.abs(cv2.filter2D(patch, cv2.CV_16S, kernel)[1:-1, 1:-1])
-    median = _quantiles(np.bincount(response.ravel()), (50,))[0]
+    median = quantiles(np.bincount(response.ravel()), (50,))[0]
     # float32 arithmetic, as the float filter's median gave (same figure to the bit).
     return float(np.float32(median) / (6.0 * 0.6745))
 
@@ -499,7 +497,7 @@ def _clear_edge_blobs(binary: np.ndarray) -> bool:
     skewed crop). Measured on a quarter-size copy; returns whether any was removed."""
     h, w = binary.shape
     small = _shrink(binary, max(h, w) // 4)
-    ink = (small < 128).astype(np.uint8)
+    ink = cv2.threshold(small, 127, 1, cv2.THRESH_BINARY_INV)[1]  # 1 where small < 128
     count, labels, stats, _ = _components(ink)
     sh, sw = small.shape
     x, y, bw, bh, area = (stats[:, i] for i in range(5))
@@ -549,7 +547,7 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
             binary[: h0 - h0 % k, : w0 - w0 % k], (w0 // k, h0 // k), interpolation=cv2.INTER_AREA
         )
     )
-    ink = (small < 160).astype(np.uint8)
+    ink = cv2.threshold(small, 159, 1, cv2.THRESH_BINARY_INV)[1]  # 1 where small < 160
     _, _, stats, centroids = _components(ink)
     char_px /= k
     x, y, w, h = (stats[:, i] for i in range(4))
@@ -597,9 +595,10 @@ def cleanup(
     """Clean one page for OCR; see the module docstring. `enabled=False` only converts
     to grayscale (the benchmark's "cleanup off")."""
     color, gray = to_color_and_gray(image)
+    original = gray
     metrics = CleanupMetrics()
     if not enabled or gray.size == 0 or min(gray.shape) < 16:
-        return CleanPage(gray, metrics, np.eye(2, 3), int(dpi_hint or 300))
+        return CleanPage(gray, metrics, np.eye(2, 3), int(dpi_hint or 300), original)
     if color is not None:
         gray, _ = drop_red(color, gray)
     h0, w0 = gray.shape
@@ -690,7 +689,8 @@ def cleanup(
         metrics.binarization = "normalized"
     else:
         binary = _binarize(page, uneven)
-        if not uneven and np.mean(binary < 128) > 0.3:
+        # (Share of ink = share of 0 pixels: the binary page is 0/255.)
+        if not uneven and 1.0 - cv2.countNonZero(binary) / binary.size > 0.3:
             # Global Otsu split the paper itself (a shaded or tinted page): normalize first.
             uneven = True
             binary = _binarize(page, uneven)
@@ -701,4 +701,4 @@ def cleanup(
         remove_leaders(binary, metrics.x_height * scale)
 
     dpi = 300 if height is not None else int(dpi_hint or 300)
-    return CleanPage(binary, metrics, _affine(m), dpi)
+    return CleanPage(binary, metrics, _affine(m), dpi, original)

@@ -13,6 +13,7 @@ strokes) are forgiven only when the key fields, re-read on both pages, read the 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from pipeline.cleanup import quantiles, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ MARGIN = 0.02  # of the text box size, kept around it (alignment needs a little 
 NEAR_MAX_DISTANCE = 7
 
 # Alignment.
-ECC_SIDE = 480  # long side of the copy the global ECC runs on
+ECC_SIDE = 360  # long side of the copy the global ECC runs on
 MIN_ECC = 0.55  # correlation below this: the pages do not show the same layout
 TILE = 192  # local shift search per tile (scanner stretch is not affine)
 MAX_SHIFT = 4  # pixels searched either way per tile, after the global alignment
@@ -131,11 +134,15 @@ def _letters(ink: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _small_ink(ink: np.ndarray, side: int) -> tuple[np.ndarray, int]:
+    """The ink mask shrunk by an integer factor k (long side about `side`), and k.
+    (Not cropped to whole k x k cells, though that would be ~4x faster: the text box,
+    hence every comparison image and near decision, would move by a few pixels.)"""
     k = max(1, round(max(ink.shape) / side))
     if k == 1:
         return ink, 1
-    small = cv2.resize(ink, (ink.shape[1] // k, ink.shape[0] // k), interpolation=cv2.INTER_AREA)
-    return (small > 64).astype(np.uint8) * 255, k
+    h, w = ink.shape[0] // k, ink.shape[1] // k
+    small = cv2.resize(ink, (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.threshold(small, 64, 255, cv2.THRESH_BINARY)[1], k
 
 
 def _text_box(ink: np.ndarray) -> tuple[int, int, int, int]:
@@ -181,8 +188,6 @@ def comparison_with_seals(
     is the page as loaded (gray or BGR) and `to_clean` the cleanup's 2x3 transform of it: the
     cleaned page is binary, so how dark its ink was is read from the original."""
     comparison, matrix = comparison_geometry(clean_image)
-    from pipeline.cleanup import to_gray
-
     gray = to_gray(original)
     full = np.vstack([matrix, [0, 0, 1]]) @ np.vstack([np.asarray(to_clean, np.float64), [0, 0, 1]])
     h, w = comparison.shape
@@ -204,10 +209,13 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     paper = cv2.dilate(paper, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     paper = cv2.resize(cv2.GaussianBlur(paper, (0, 0), 3), half, interpolation=cv2.INTER_LINEAR)
     level = cv2.divide(small, np.maximum(paper, 1), scale=255)
-    ink = cv2.resize(comparison, half, interpolation=cv2.INTER_AREA) < 64
-    if np.count_nonzero(ink) < 100:
+    ink = cv2.resize(comparison, half, interpolation=cv2.INTER_AREA)
+    ink = cv2.threshold(ink, 63, 255, cv2.THRESH_BINARY_INV)[1]  # 255 where < 64
+    if cv2.countNonZero(ink) < 100:
         return comparison
-    text = float(np.percentile(level[ink], 25))
+    # np.percentile(level[ink], 25), from the masked histogram (no copy of the values).
+    counts = cv2.calcHist([level], [0], ink, [256], [0, 256]).ravel().astype(np.int64)
+    text = quantiles(counts, (25,))[0]
     dark_below = text + DARK_SHARE * (255 - text)
     dark = (level < dark_below).astype(np.uint8)
     halo = cv2.dilate(dark, np.ones((5, 5), np.uint8))
@@ -217,6 +225,7 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     joined = cv2.dilate(faint, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     seals = np.zeros(half[::-1], np.uint8)
+    found = False
     least, most = SEAL_SIZE[0] * half[0], SEAL_SIZE[1] * half[0]
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
@@ -227,13 +236,19 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
         if not 0.03 <= share <= 0.5:
             continue
         centre, axes = (x + bw // 2, y + bh // 2), (round(0.65 * bw), round(0.65 * bh))
-        cv2.ellipse(seals, centre, axes, 0, 0, 360, 255, -1)
-    seals = cv2.resize(seals, (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    ink_full = comparison < 128
-    faint = ink_full & (cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR) >= dark_below)
-    out = np.where(ink_full, np.where(faint, np.uint8(FAINT), np.uint8(INK)), np.uint8(PAPER))
-    out[seals & ink_full] += 1  # INK -> SEAL_INK, FAINT -> SEAL_FAINT
-    out[seals & ~ink_full] = SEAL_PAPER
+        cv2.ellipse(seals, centre, axes, 0, 0, 360, 1, -1)
+        found = True
+    # The levels by bit operations on the 0/255 comparison page: ink (0) | FAINT where its
+    # level is faint gives INK or FAINT, paper stays 255; then XOR 1 inside seals turns
+    # INK, FAINT, PAPER into SEAL_INK, SEAL_FAINT, SEAL_PAPER. (level >= dark_below for
+    # whole levels is level > ceil(dark_below) - 1.)
+    above = math.ceil(dark_below) - 1
+    faint = cv2.threshold(
+        cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), above, FAINT, cv2.THRESH_BINARY
+    )[1]
+    out = cv2.bitwise_or(comparison, faint)
+    if found:
+        out = cv2.bitwise_xor(out, cv2.resize(seals, (w, h), interpolation=cv2.INTER_NEAREST))
     return out
 
 
@@ -244,10 +259,19 @@ def comparison_geometry(clean_image: np.ndarray) -> tuple[np.ndarray, np.ndarray
     x0, y0, x1, y1 = _text_box(ink)
     bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
     pad_x, pad_y = round(MARGIN * bw) + 4, round(MARGIN * bh) + 4
-    # Pad with paper where the margin runs past the image.
-    crop = cv2.copyMakeBorder(ink, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0)[
-        y0 : y1 + 2 * pad_y, x0 : x1 + 2 * pad_x
-    ]
+    # The box and its margin, padded with paper where the margin runs past the image (only
+    # the crop is copied, not the whole page).
+    h, w = ink.shape
+    top, left, bottom, right = y0 - pad_y, x0 - pad_x, y1 + pad_y, x1 + pad_x
+    crop = cv2.copyMakeBorder(
+        ink[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)],
+        max(-top, 0),
+        max(bottom - h, 0),
+        max(-left, 0),
+        max(right - w, 0),
+        cv2.BORDER_CONSTANT,
+        value=0,
+    )
     ch, cw = crop.shape
     scale = COMPARE_WIDTH / cw
     if cw * ch * scale * scale > MAX_COMPARE_PIXELS:

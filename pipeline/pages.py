@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -26,7 +27,9 @@ from pipeline.cleanup import cleanup
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import BBox, Page, SourceFile, Word
-from pipeline.nearmatch import NearMatch, matcher_for
+
+if TYPE_CHECKING:
+    from pipeline.nearmatch import NearMatch
 
 # A text-layer page is also rasterized, only for its perceptual hash.
 PHASH_DPI = 150
@@ -154,9 +157,12 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["cleanup"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    # The original's gray levels tell a seal's faint ink from text (the cleaned page is binary).
-    comparison, to_compare = near.comparison_with_seals(clean.image, pixels, clean.transform)
-    del pixels
+    # The original's gray levels tell a seal's faint ink from text (the cleaned page is binary);
+    # the cleanup's gray copy of it spares a second colour conversion.
+    original = pixels if clean.gray is None else clean.gray
+    comparison, to_compare = near.comparison_with_seals(clean.image, original, clean.transform)
+    del pixels, original
+    clean.gray = None
     page_hash = near.page_hash(comparison)
     # Run-length PNG: the comparison page is two-tone, so this is both the smallest and
     # the fastest encoding measured (3x faster than zlib level 3, 30% smaller).
@@ -174,6 +180,12 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     ).tolist()
     timings["hash"] = time.perf_counter() - started
     if task.near_check:
+        # Imported on the first re-scan check, not with this module: the forkserver that
+        # preloads the page code then skips the catalog, store and PDF writer modules
+        # (~0.3 s CPU before any worker can start), which a batch into a catalog without
+        # pages never uses.
+        from pipeline.nearmatch import matcher_for
+
         started = time.perf_counter()
         matcher = matcher_for(cfg)
         match = matcher.match(comparison, page_hash) if matcher is not None else None
@@ -203,6 +215,7 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
         timeout=cfg.page_timeout,
         want_pdf=True,
         cmd=cfg.tesseract_cmd,
+        try_inverted=not cfg.cleanup,  # an uncleaned page may hold white-on-dark print
     )
     timings["read"] = time.perf_counter() - started
 

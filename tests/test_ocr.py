@@ -59,3 +59,28 @@ def test_one_bit_page_reads_like_the_eight_bit_one_and_pdf_text_extracts(binary_
     with pdfplumber.open(io.BytesIO(one_bit.pdf)) as pdf:
         text = pdf.pages[0].extract_text()
     assert "NGUYỄN" in text
+
+
+def test_inverted_lines_are_read_only_when_asked():
+    """GIVEN a page whose title line is printed white on a black band
+    WHEN Tesseract reads it with and without its second, inverted reading of
+    low-confidence lines
+    THEN only the default reading gets the title; the other lines read the same
+    (the pipeline turns the second reading off for cleaned pages: dark ink on paper)."""
+    limit_threads()
+    lines = [("GIẤY XÁC NHẬN THÔNG TIN VỀ CƯ TRÚ", True), ("Họ và tên: NGUYỄN VĂN AN", False)]
+    page = pages.render_page(lines, dpi=300)[:700]
+    rows = np.flatnonzero((page < 128).any(axis=1))
+    title_end = rows[np.flatnonzero(np.diff(rows) > 20)[0]]  # the gap after the title
+    page[rows[0] - 20 : title_end + 20] = 255 - page[rows[0] - 20 : title_end + 20]
+
+    def words(try_inverted: bool) -> list[str]:
+        result = ocr_image(
+            page, lang="vie", dpi=300, timeout=60, want_pdf=False, try_inverted=try_inverted
+        )
+        return [w.text for w in result.words]
+
+    default, plain = words(True), words(False)
+    assert "XÁC" in default and "NHẬN" in default
+    assert "XÁC" not in plain and "NHẬN" not in plain
+    assert plain[-5:] == default[-5:] == ["và", "tên:", "NGUYỄN", "VĂN", "AN"]
