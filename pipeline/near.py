@@ -308,12 +308,13 @@ _ZIGZAG = sorted(
 # --- confirmation ---------------------------------------------------------------------------
 
 
-def _global_align(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """(2x3 warp mapping stored pixels to query pixels, ECC correlation), found on small
-    blurred copies: a translation by phase correlation, refined to affine by ECC."""
-    f = ECC_SIDE / max(stored.shape)
-    small_s = cv2.resize(255 - stored, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    small_q = cv2.resize(255 - query, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+def _global_align(half_q: np.ndarray, half_s: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """(2x3 warp mapping full-size stored pixels to query pixels, ECC correlation), found
+    on small blurred copies of the half-size ink (255 = ink): a translation by phase
+    correlation, refined to affine by ECC."""
+    f = ECC_SIDE / max(half_s.shape)  # half size -> small
+    small_s = cv2.resize(half_s, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small_q = cv2.resize(half_q, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     # Same canvas for both: the query padded or cut to the stored size.
     canvas = np.zeros_like(small_s)
     h, w = min(canvas.shape[0], small_q.shape[0]), min(canvas.shape[1], small_q.shape[1])
@@ -327,9 +328,30 @@ def _global_align(query: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray | N
         ecc, warp = cv2.findTransformECC(blur_s, blur_q, warp, cv2.MOTION_AFFINE, criteria, None, 1)
     except cv2.error:
         return None, 0.0
-    warp = warp.astype(np.float64)
-    warp[:, 2] /= f
-    return warp, float(ecc)
+    # Small pixel x covers full pixels around (x + 0.5) / g - 0.5, g = f / 2: the same
+    # linear part, the translation carried through both scalings.
+    g = f / 2
+    a, t = warp[:, :2].astype(np.float64), warp[:, 2].astype(np.float64)
+    c = (g / 2 - 0.5) * np.ones(2)
+    full = np.hstack([a, ((a @ c + t + 0.5) / g - 0.5)[:, None]])
+    return full, float(ecc)
+
+
+def _half(ink: np.ndarray) -> np.ndarray:
+    """`ink` at half size by area (exact 2x2 means: OpenCV's fast path; an odd last row
+    or column, paper margin, is dropped). Half pixel (i, j) covers full pixels 2i, 2i+1."""
+    h, w = ink.shape
+    return cv2.resize(ink[: h - h % 2, : w - w % 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def _components(mask: np.ndarray) -> tuple:
+    """connectedComponentsWithStats (8-connected) with 16-bit labels, ~3x faster on a
+    page than 32-bit ones; 32-bit when a page has more components than 16 bits hold
+    (OpenCV raises then, it does not wrap)."""
+    try:
+        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
 
 
 def _peak(response: np.ndarray) -> tuple[float, float]:
@@ -339,57 +361,91 @@ def _peak(response: np.ndarray) -> tuple[float, float]:
 
     def refine(left: float, mid: float, right: float) -> float:
         bend = left - 2 * mid + right
-        return 0.0 if bend >= 0 else float(np.clip(0.5 * (left - right) / bend, -0.5, 0.5))
+        return 0.0 if bend >= 0 else max(-0.5, min(0.5, 0.5 * (left - right) / bend))
 
     dx = refine(*response[by, bx - 1 : bx + 2]) if 0 < bx < response.shape[1] - 1 else 0.0
     dy = refine(*response[by - 1 : by + 2, bx]) if 0 < by < response.shape[0] - 1 else 0.0
     return bx + dx, by + dy
 
 
-def _local_shifts(ink_q: np.ndarray, ink_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (map_x, map_y) for cv2.remap from a best shift per tile: scanners stretch
-    sheets a little unevenly, and one affine leaves pixels of error at the far corners.
-    Searched on half-size copies (a twelfth of the work) to a fraction of a pixel."""
-    h, w = ink_s.shape
+def _half_warp(warp: np.ndarray) -> np.ndarray:
+    """The full-size warp in half-size pixels (half pixel i sits at full 2i + 0.5)."""
+    a, t = warp[:, :2], warp[:, 2]
+    return np.hstack([a, ((a @ np.full(2, 0.5) + t - 0.5) / 2)[:, None]])
+
+
+def _local_shifts(
+    half_q: np.ndarray, half_s: np.ndarray, warp: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """A best shift per tile (rows, cols, 2; full-size pixels, applied before `warp`):
+    scanners stretch sheets a little unevenly, and one affine leaves pixels of error at
+    the far corners. Searched on the half-size ink (the query moved by `warp` there), to
+    a fraction of a pixel."""
+    w, h = size
     rows, cols = max(1, round(h / TILE)), max(1, round(w / TILE))
-    half = (w // 2, h // 2)
-    bq, bs = (
-        cv2.GaussianBlur(cv2.resize(i, half, interpolation=cv2.INTER_AREA), (0, 0), 1.0).astype(
-            np.float32
-        )
-        for i in (ink_q, ink_s)
+    hh, hw = half_s.shape
+    moved = cv2.warpAffine(
+        half_q, _half_warp(warp), (hw, hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     )
+    bq, bs = (cv2.GaussianBlur(i, (0, 0), 1.0).astype(np.float32) for i in (moved, half_s))
     reach = (MAX_SHIFT + 1) // 2
     padded = cv2.copyMakeBorder(bq, *(reach,) * 4, cv2.BORDER_CONSTANT, value=0)
     shifts = np.full((rows, cols, 2), np.nan, np.float32)
-    ys = np.linspace(0, half[1], rows + 1).astype(int)
-    xs = np.linspace(0, half[0], cols + 1).astype(int)
+    ys = np.linspace(0, hh, rows + 1).astype(int)
+    xs = np.linspace(0, hw, cols + 1).astype(int)
+    # Ink per tile from one pass (a tile with too little ink has nothing to match).
+    inked = (half_s > 64).astype(np.float32)
+    sums = cv2.integral(inked)
     for i in range(rows):
         for j in range(cols):
             y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
-            tile = bs[y0:y1, x0:x1]
-            if np.count_nonzero(tile > 64) < MIN_TILE_INK * tile.size:
+            count = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+            if count < MIN_TILE_INK * (y1 - y0) * (x1 - x0):
                 continue
             region = padded[y0 : y1 + 2 * reach, x0 : x1 + 2 * reach]
-            bx, by = _peak(cv2.matchTemplate(region, tile, cv2.TM_CCORR_NORMED))
+            bx, by = _peak(cv2.matchTemplate(region, bs[y0:y1, x0:x1], cv2.TM_CCORR_NORMED))
             shifts[i, j] = (2 * (bx - reach), 2 * (by - reach))
     known = ~np.isnan(shifts[..., 0])
     if not known.any():
-        shifts[:] = 0
-    else:
-        # Empty tiles take the median shift; one odd tile is outvoted by its neighbours.
-        shifts[~known] = np.nanmedian(shifts[known], axis=0)
-        shifts = np.stack([cv2.medianBlur(shifts[..., c].copy(), 3) for c in range(2)], axis=-1)
-    grid_x = cv2.resize(shifts[..., 0], (w, h), interpolation=cv2.INTER_LINEAR)
-    grid_y = cv2.resize(shifts[..., 1], (w, h), interpolation=cv2.INTER_LINEAR)
-    base_x, base_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return base_x + grid_x, base_y + grid_y
+        return np.zeros_like(shifts)
+    # Empty tiles take the median shift; one odd tile is outvoted by its neighbours.
+    shifts[~known] = np.nanmedian(shifts[known], axis=0)
+    return np.stack([cv2.medianBlur(shifts[..., c].copy(), 3) for c in range(2)], axis=-1)
+
+
+def _alignment_maps(
+    warp: np.ndarray, shifts: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(map_x, map_y) for one cv2.remap of the query: stored pixel p shows query pixel
+    warp(p + shift(p)), the tile shifts interpolated between tile centres. One remap
+    instead of a warp and then a remap: half the full-page interpolation. The maps are
+    smooth, so they are computed at half size and enlarged (exact for the affine part;
+    the outermost pixel row and column, paper margin, take their neighbour's value)."""
+    w, h = size
+    hw, hh = (w + 1) // 2, (h + 1) // 2
+    a, t = warp[:, :2].astype(np.float32), warp[:, 2].astype(np.float32)
+    # warp is affine, so warp(p + s) = warp(p) + A s, and A s interpolates like s.
+    moved = (shifts.reshape(-1, 2) @ a.T).reshape(shifts.shape)
+    # Half pixel i sits at full 2i + 0.5.
+    xs = 2 * np.arange(hw, dtype=np.float32) + 0.5
+    ys = 2 * np.arange(hh, dtype=np.float32) + 0.5
+    maps = []
+    for k in range(2):
+        field = cv2.resize(
+            np.ascontiguousarray(moved[..., k]), (hw, hh), interpolation=cv2.INTER_LINEAR
+        )
+        field += a[k, 0] * xs
+        field += (a[k, 1] * ys + t[k])[:, None]
+        # Exactly twice the size (then cut to the page): a factor off 2 would drift.
+        full = cv2.resize(field, (2 * hw, 2 * hh), interpolation=cv2.INTER_LINEAR)
+        maps.append(full[:h, :w] if (hw * 2, hh * 2) != (w, h) else full)
+    return maps[0], maps[1]
 
 
 def _char_height(ink: np.ndarray, components: tuple | None = None) -> float:
     """Median height of letter-sized components (leader dots and tone marks left out).
     `components`: the mask's connectedComponentsWithStats, when the caller has it."""
-    _, _, stats, _ = components or cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _, _, stats, _ = components or _components(ink)
     w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
     least = max(6, ink.shape[1] // 250)
     letters = h[(h >= least) & (h < ink.shape[0] / 15) & (w < 3 * h)]
@@ -404,17 +460,20 @@ def _text_zones(ink: np.ndarray, char: float, components: tuple | None = None) -
     binarization threshold (a red seal scans mid-gray), so two scans of one sheet
     disagree there by whole strokes, while text either matches or differs by a character.
     A seal's ring arc or a signature stroke is one component, never three letters."""
-    count, labels, stats, _ = components or cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = components or _components(ink)
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     letter = (h >= 0.35 * char) & (h <= 1.8 * char) & (w <= 6 * char)
     letter[0] = False
     letters = letter[labels].astype(np.uint8) * 255
     reach = max(3, round(0.9 * char))
     lines = cv2.morphologyEx(letters, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8))
-    n_lines, line_labels, line_stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    on = letters > 0
-    pairs = np.unique(line_labels[on].astype(np.int64) * count + labels[on])
-    per_line = np.bincount(pairs // count, minlength=n_lines)
+    n_lines, line_labels, line_stats, _ = _components(lines)
+    # Letters per line: each letter lies in one line (the closing only adds ink), so one
+    # pixel of each names its line (no sort of all the pixels' label pairs).
+    on = np.flatnonzero(letters)
+    line_of = np.zeros(count, np.int64)
+    line_of[labels.ravel()[on]] = line_labels.ravel()[on]
+    per_line = np.bincount(line_of[letter], minlength=n_lines)
     lw, lh = line_stats[:, cv2.CC_STAT_WIDTH], line_stats[:, cv2.CC_STAT_HEIGHT]
     keep = (per_line >= 3) & (lw >= 1.5 * lh) & (lh <= 2.5 * char)
     keep[0] = False
@@ -445,7 +504,7 @@ def _differences(
     only_s = cv2.bitwise_and(ink_s, cv2.bitwise_not(cv2.dilate(ink_q, kernel)))
     diff = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), where)
     diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
+    count, _, stats, _ = _components(diff)
     least = MIN_BLOB * char * char
     blobs = [tuple(int(v) for v in stats[i]) for i in range(1, count) if stats[i, 4] >= least]
     return diff, blobs
@@ -478,37 +537,40 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     # The levels (faint ink, seal regions) are read once, then both pages are plain ink on
     # paper again: interpolating a faint level would thin the query's strokes.
     seal_s, faint_s = _levels(stored)
-    seal_q, faint_q = _levels(query)
-    stored, query = _paper_mask(stored), _paper_mask(query)
-    warp, ecc = _global_align(query, stored)
+    has_levels_q = _has_levels(query)
+    ink_s, ink_q = _ink_mask(stored), _ink_mask(query)
+    half_s, half_q = _half(ink_s), _half(ink_q)
+    warp, ecc = _global_align(half_q, half_s)
     if warp is None or ecc < MIN_ECC:
         return refuse("the pages do not align", ecc=ecc)
     h, w = stored.shape
-    aligned = cv2.warpAffine(
-        query, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=255
-    )
-    ink_s, ink_q = _ink_mask(stored), _ink_mask(aligned)
-    map_x, map_y = _local_shifts(ink_q, ink_s)
-    aligned = cv2.remap(aligned, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
-    ink_q = _ink_mask(aligned)
+    shifts = _local_shifts(half_q, half_s, warp, (w, h))
+    map_x, map_y = _alignment_maps(warp, shifts, (w, h))
+    # One interpolation of the query's ink (255 = ink); thresholded as a paper page would be.
+    moved = cv2.remap(ink_q, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+    ink_q = cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]
     # Inside a seal region of either page, faint ink is left out of both; the rest of
     # the ink, the text under a seal included, must be matched as everywhere.
     dark_s, dark_q = ink_s, ink_q
+    seal_q = faint_q = None
+    if has_levels_q:
+        # The query's levels moved the same way (nearest: a level is not interpolated).
+        seal_q, faint_q = _levels(
+            cv2.remap(query, map_x, map_y, cv2.INTER_NEAREST, borderValue=255)
+        )
     if seal_s is not None or seal_q is not None:
         region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
         if seal_q is not None:
-            region = cv2.bitwise_or(region, _carry(seal_q, warp, (w, h), map_x, map_y))
+            region = cv2.bitwise_or(region, seal_q)
         if faint_q is not None:
-            dark_q = _without(ink_q, region, _carry(faint_q, warp, (w, h), map_x, map_y))
+            dark_q = _without(ink_q, region, faint_q)
         if faint_s is not None:
             dark_s = _without(ink_s, region, faint_s)
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
-    half_s, half_q = (
-        cv2.resize(i, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for i in (ink_s, ink_q)
-    )
+    half_q = _half(ink_q)
     half_s, half_q = (cv2.threshold(i, 96, 255, cv2.THRESH_BINARY)[1] for i in (half_s, half_q))
     # One labelling of the stored half page serves both the letter height and its zones.
-    components_s = cv2.connectedComponentsWithStats(half_s, connectivity=8)
+    components_s = _components(half_s)
     char = _char_height(half_s, components_s)
     zones = cv2.bitwise_or(_text_zones(half_s, char, components_s), _text_zones(half_q, char))
     # Table rules and underlines are not text: now that zones reach up to the rule above
@@ -519,7 +581,8 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     )
     rules = cv2.dilate(rules, np.ones((5, 1), np.uint8))
     zones = cv2.bitwise_and(zones, cv2.bitwise_not(rules))
-    zones = cv2.resize(zones, (w, h), interpolation=cv2.INTER_NEAREST)
+    zones = cv2.resize(zones, (w - w % 2, h - h % 2), interpolation=cv2.INTER_NEAREST)
+    zones = cv2.copyMakeBorder(zones, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
     if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
         return refuse("too little text to compare", ecc=ecc)
     # Differences are found everywhere at the same tolerance. One in a key field, or one
@@ -529,8 +592,8 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     # every difference refuses.
     strict = _field_mask(fields, (h, w))
     diff, found = _differences(dark_q, dark_s, 2 * char, cv2.bitwise_or(zones, strict))
-    ink_total = max(np.count_nonzero(ink_s) + np.count_nonzero(ink_q), 1)
-    score = round(1.0 - 2.0 * np.count_nonzero(diff) / ink_total, 4)
+    ink_total = max(cv2.countNonZero(ink_s) + cv2.countNonZero(ink_q), 1)
+    score = round(1.0 - 2.0 * cv2.countNonZero(diff) / ink_total, 4)  # a float, for JSON
     least = LOOSE_MIN_BLOB * (2 * char) ** 2
     in_fields = [b for b in found if strict[b[1] : b[1] + b[3], b[0] : b[0] + b[2]].any()]
     blocking = (
@@ -547,7 +610,7 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     if not found:
         # Strictly equal ink: proof enough (no re-reading, which costs a Tesseract run).
         return Confirmation(True, score, "the ink agrees everywhere", 0, ecc, _since(started))
-    differing, unproven = _fields_differ(aligned, stored, fields)
+    differing, unproven = _fields_differ(cv2.bitwise_not(moved), _paper_mask(stored), fields)
     if differing or unproven:
         problem = [f"{n} read differently" for n in differing] + [
             f"{n} not found where recorded" for n in unproven
@@ -565,6 +628,8 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
 def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(seal-region mask, faint-ink mask) of a comparison image, 255 where set; None
     where the image has none (images stored before levels were kept have neither)."""
+    if not _has_levels(image):
+        return None, None
     # One table look-up per mask instead of five full-page comparisons and copies.
     seal, faint = cv2.LUT(image, _SEAL_LEVELS), cv2.LUT(image, _FAINT_LEVELS)
     return (
@@ -573,24 +638,21 @@ def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     )
 
 
+def _has_levels(image: np.ndarray) -> bool:
+    """Whether the image has any faint-ink or seal level (one histogram, no full masks)."""
+    return cv2.countNonZero(cv2.LUT(image, _ANY_LEVEL)) > 0
+
+
 _SEAL_LEVELS = np.zeros(256, np.uint8)
 _SEAL_LEVELS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 255
 _FAINT_LEVELS = np.zeros(256, np.uint8)
 _FAINT_LEVELS[[FAINT, SEAL_FAINT]] = 255
+_ANY_LEVEL = _SEAL_LEVELS | _FAINT_LEVELS
 
 
 def _without(ink: np.ndarray, region: np.ndarray, faint: np.ndarray) -> np.ndarray:
     """`ink` less its faint ink inside `region` (the seals of either page)."""
     return cv2.bitwise_and(ink, cv2.bitwise_not(cv2.bitwise_and(region, faint)))
-
-
-def _carry(mask, warp, size, map_x, map_y) -> np.ndarray:
-    """A query-side mask moved the way the query was aligned (global warp, then tiles)."""
-    moved = cv2.warpAffine(
-        mask, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0
-    )
-    moved = cv2.remap(moved, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
-    return cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]
 
 
 def _field_key(name: str, text: str) -> str:
@@ -722,7 +784,7 @@ def _only_the_line(strip: np.ndarray, top: int, bottom: int) -> np.ndarray:
     components centred between rows `top` and `bottom` stay, so Tesseract reads one line
     and does not merge a cut label into it. The same cleaning for both pages."""
     ink = _ink_mask(strip)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = _components(ink)
     middle = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] / 2
     # Specks far smaller than a dot below a vowel go too (a JPEG artefact read as a mark).
     least = ((bottom - top) / 16) ** 2

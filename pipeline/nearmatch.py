@@ -9,6 +9,7 @@ is opened read-only: the batch process stays the only writer.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ KEY_FIELDS = (
     "wife_name",
 )
 MAX_CANDIDATES = 3
+# Decoded stored comparison images kept per worker (a few MB each): pages of one template
+# keep proposing the same stored pages, and decoding one PNG costs ~10 ms.
+STORED_CACHE = 8
 
 
 @dataclass
@@ -77,6 +81,26 @@ class NearMatcher:
     def __init__(self, store_dir: Path, index: Any):
         self.store_dir = store_dir
         self.index = index
+        self._stored: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+
+    def _stored_image(self, path: Path) -> np.ndarray | None:
+        """The stored comparison image, decoded once while it stays among the recent ones
+        (keyed by its modification time too: a re-ingested document rewrites it)."""
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError:
+            return None  # a page read from a PDF text layer keeps no comparison image
+        image = self._stored.get(key)
+        if image is None:
+            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                return None
+            self._stored[key] = image
+            if len(self._stored) > STORED_CACHE:
+                self._stored.popitem(last=False)
+        else:
+            self._stored.move_to_end(key)
+        return image
 
     def match(self, comparison: np.ndarray, page_hash: int) -> NearMatch | None:
         started = time.perf_counter()
@@ -85,11 +109,11 @@ class NearMatcher:
             path = store.comparison_path(
                 self.store_dir, candidate.document_id, candidate.page_index
             )
-            if not path.exists():
-                continue  # a page read from a PDF text layer keeps no comparison image
-            stored = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            stored = self._stored_image(path)
+            if stored is None:
+                continue
             doc = self.index.get_document(candidate.document_id)
-            if stored is None or doc is None:
+            if doc is None:
                 continue
             proof = near.confirm(comparison, stored, field_boxes(doc, candidate.page_index))
             if proof.same:
