@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 # A text-layer page is also rasterized, only for its perceptual hash.
 PHASH_DPI = 150
+# The comparison image's PNG (see _ocr_page); the row filter is OpenCV >= 4.10's.
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+PNG_PARAMS += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 
 
 @dataclass(frozen=True)
@@ -165,12 +170,9 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     clean.gray = None
     page_hash = near.page_hash(comparison)
     # Run-length PNG: the comparison page is two-tone, so this is both the smallest and
-    # the fastest encoding measured (3x faster than zlib level 3, 30% smaller).
-    ok, png = cv2.imencode(
-        ".png",
-        comparison,
-        [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE],
-    )
+    # the fastest encoding measured (3x faster than zlib level 3, 30% smaller). One row
+    # filter ("up"), not OpenCV's per-row choice among all five: 22 -> 8 ms, same size.
+    ok, png = cv2.imencode(".png", comparison, PNG_PARAMS)
     compare_data = png.tobytes() if ok else None
     # Original pixels -> comparison pixels: the cleanup's transform, then the crop to the
     # text box and its resize (the crop's offset matters: field boxes are re-read there).
