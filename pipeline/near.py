@@ -733,21 +733,57 @@ def _tessdata() -> str | None:
     return found.group(1) if found else None
 
 
+def _load_reader():
+    """A new in-process Tesseract, or None (tesserocr missing or not loadable)."""
+    try:
+        import tesserocr
+
+        path = _tessdata()
+        if path is not None:
+            return tesserocr.PyTessBaseAPI(
+                path=path, lang=_READER_LANG, psm=tesserocr.PSM.SINGLE_BLOCK
+            )
+    except (ImportError, RuntimeError) as exc:
+        log.debug("in-process Tesseract unavailable (%s); using the program", exc)
+    return None
+
+
+# One reader loaded ahead, in the background, for the first thread that needs one: a
+# worker's first re-reading then does not wait ~0.2 s (more on a busy machine) for the
+# models while its page waits. Readers are never shared: this one goes to one thread.
+_warm_lock = threading.Lock()
+_warm: dict[str, object] = {}  # "thread": the loading thread, "api": what it loaded
+
+
+def warm_reader() -> None:
+    """Start loading a reader in the background, once per process."""
+    with _warm_lock:
+        if "thread" in _warm:
+            return
+        thread = threading.Thread(
+            target=lambda: _warm.update(api=_load_reader()), name="tesseract-warm-up", daemon=True
+        )
+        _warm["thread"] = thread
+    thread.start()
+
+
+def _take_warm() -> tuple[bool, object]:
+    """(whether a reader was loaded ahead for this thread, that reader)."""
+    with _warm_lock:
+        thread = _warm.get("thread")
+        if thread is None or _warm.get("taken"):
+            return False, None
+        _warm["taken"] = True
+    thread.join()
+    return True, _warm.pop("api", None)
+
+
 def _api():
     """This thread's in-process Tesseract, or None (tesserocr missing or not loadable):
     then each re-reading runs the Tesseract program, as page OCR does."""
     if not hasattr(_reader, "api"):
-        _reader.api = None
-        try:
-            import tesserocr
-
-            path = _tessdata()
-            if path is not None:
-                _reader.api = tesserocr.PyTessBaseAPI(
-                    path=path, lang=_READER_LANG, psm=tesserocr.PSM.SINGLE_BLOCK
-                )
-        except (ImportError, RuntimeError) as exc:
-            log.debug("in-process Tesseract unavailable (%s); using the program", exc)
+        warmed, api = _take_warm()
+        _reader.api = api if warmed else _load_reader()
     return _reader.api
 
 

@@ -233,6 +233,39 @@ def test_key_fields_are_reread_through_the_pipeline(cli, tmp_path):
     assert other[0]["reuse"] is None
 
 
+def test_reader_loaded_ahead_goes_to_one_thread():
+    """GIVEN a reader loaded in the background (as a worker's matcher starts one)
+    WHEN two threads ask for a reader THEN the first gets the one loaded ahead, the
+    other its own (a Tesseract handle is never shared), and both read."""
+    import threading
+
+    from pipeline import near
+
+    near._warm.clear()
+    near.warm_reader()
+    near.warm_reader()  # once per process
+    got = []
+
+    def ask():
+        got.append(near._api())
+
+    for _ in range(2):
+        thread = threading.Thread(target=ask)
+        thread.start()
+        thread.join()
+    assert got[0] is not None and got[1] is not None
+    assert got[0] is not got[1]
+    assert near._warm.get("taken") and "api" not in near._warm
+    from PIL import Image, ImageDraw
+
+    from tests.reuse_fixtures import generator
+
+    sheet = Image.new("L", (900, 140), 255)
+    font = generator().font("LiberationSerif", "B", 48)
+    ImageDraw.Draw(sheet).text((40, 40), "001219012345", font=font, fill=0)
+    assert [text for text, _ in near._read_words(np.asarray(sheet))] == ["001219012345"]
+
+
 def test_in_process_reader_reads_as_the_tesseract_program():
     """GIVEN a sheet of key-field lines (a name with marks, an ID number)
     WHEN it is read by the in-process Tesseract and by the Tesseract program
