@@ -767,6 +767,18 @@ def warm_reader() -> None:
     thread.start()
 
 
+def reader_ready() -> None:
+    """Load the reader ahead and wait for it (a worker's one-time start, paid before any
+    page's timed near stage); its first reading then costs what every later one does."""
+    warm_reader()
+    with _warm_lock:
+        thread = _warm.get("thread")
+    if thread is not None:
+        thread.join()
+    # Imported on the first reading otherwise (~0.1 s on a busy machine).
+    from PIL import Image  # noqa: F401
+
+
 def _take_warm() -> tuple[bool, object]:
     """(whether a reader was loaded ahead for this thread, that reader)."""
     with _warm_lock:

@@ -141,3 +141,13 @@ def matcher_for(cfg: Config) -> NearMatcher | None:
         # The key-field reader's models load while this worker aligns its first pages.
         near.warm_reader()
     return _matchers[key]
+
+
+def prepare(cfg: Config) -> NearMatcher | None:
+    """This worker's matcher with everything its first check would otherwise load inside a
+    page's near stage (the catalog, the key-field reader's models): a one-time process
+    cost, not a per-page one, so it is paid before the page's timed near stage."""
+    matcher = matcher_for(cfg)
+    if matcher is not None:
+        near.reader_ready()
+    return matcher

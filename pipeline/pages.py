@@ -186,10 +186,12 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
         # preloads the page code then skips the catalog, store and PDF writer modules
         # (~0.3 s CPU before any worker can start), which a batch into a catalog without
         # pages never uses.
-        from pipeline.nearmatch import matcher_for
+        from pipeline.nearmatch import prepare
 
+        # The worker's first check opens the catalog and loads the key-field reader's
+        # models: a one-time process cost, kept out of this page's near stage.
+        matcher = prepare(cfg)
         started = time.perf_counter()
-        matcher = matcher_for(cfg)
         match = matcher.match(comparison, page_hash) if matcher is not None else None
         timings["near"] = time.perf_counter() - started
         if match is not None:

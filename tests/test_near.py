@@ -266,6 +266,38 @@ def test_reader_loaded_ahead_goes_to_one_thread():
     assert [text for text, _ in near._read_words(np.asarray(sheet))] == ["001219012345"]
 
 
+def test_prepare_loads_the_reader_before_the_first_check(tmp_path):
+    """GIVEN a worker (no matcher, no reader yet) WHEN it prepares for re-scan checks
+    THEN without a catalog there is no matcher; with one the matcher is ready and the
+    key-field reader has finished loading, so the first page's timed check waits for
+    neither (a one-time process cost, outside every page's near stage)."""
+    import threading
+
+    from indexer.sqlite import SqliteIndex
+    from pipeline import near, nearmatch
+    from pipeline.config import Config
+
+    cfg = Config(store=tmp_path)
+    nearmatch._matchers.clear()
+    near._warm.clear()
+    assert nearmatch.prepare(cfg) is None
+    assert "thread" not in near._warm  # nothing loaded for a catalog without pages
+
+    SqliteIndex(cfg.catalog_path).close()
+    matcher = nearmatch.prepare(cfg)
+    assert matcher is not None and nearmatch.matcher_for(cfg) is matcher
+    loader = near._warm["thread"]
+    assert isinstance(loader, threading.Thread) and not loader.is_alive()
+    loaded = near._warm.get("api")
+    assert loaded is not None  # loaded, waiting for the first thread that reads
+    got = []
+    reader = threading.Thread(target=lambda: got.append(near._api()))
+    reader.start()
+    reader.join()
+    assert got == [loaded]
+    nearmatch._matchers.clear()
+
+
 def test_in_process_reader_reads_as_the_tesseract_program():
     """GIVEN a sheet of key-field lines (a name with marks, an ID number)
     WHEN it is read by the in-process Tesseract and by the Tesseract program
