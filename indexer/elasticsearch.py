@@ -2,8 +2,8 @@
 backend, for when one machine is not enough.
 
 Three indices (`<prefix>-documents`, `-pages`, `-failures`) with explicit, versioned
-mappings (indexer.es_mappings). Writes go through the bulk API (items refused as
-overloaded are sent again); ids come from content (Document.id), so re-sending a batch
+mappings (indexer.es_mappings). Writes go through `helpers.streaming_bulk` (items refused
+as overloaded are sent again); ids come from content (Document.id), so re-sending a batch
 creates no duplicates. A document is written after its pages, so a document that is visible
 always has its pages. Search folds the query in Python exactly like the SQLite
 backend, and highlights come from the shared highlighter, so both backends mark
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from elasticsearch import (
     AuthorizationException,
     Elasticsearch,
     OrjsonSerializer,
+    helpers,
 )
 
 from indexer.base import (
@@ -57,7 +57,8 @@ from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
 
-_Line = tuple[str, bytes]  # (id, the NDJSON of one bulk item: action line and source)
+# One bulk item: its action line and its source, already serialized (None: a delete).
+_Line = tuple[dict[str, Any], bytes | None]
 
 BULK_DOCS = 500  # documents per bulk group (their pages go first, in one request)
 BULK_RETRIES = 5  # sends of items refused with RETRY_STATUS, with back-off
@@ -144,6 +145,12 @@ def document_source(doc: Document) -> dict[str, Any]:
         # pipeline.model.plain would, in C (the JSON of the body is most of the bytes).
         "body": doc,
     }
+
+
+def _as_is(line: _Line) -> _Line:
+    """streaming_bulk's expand step for items prepared by `_lines` (the serializer passes
+    bytes through unchanged)."""
+    return line
 
 
 def _groups(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
@@ -389,57 +396,48 @@ class ElasticsearchIndex:
     # -- writes --------------------------------------------------------------------
 
     def _lines(self, actions: Iterable[dict[str, Any]]) -> list[_Line]:
-        """Bulk actions as NDJSON lines, serialized once (a retry resends the bytes)."""
+        """Bulk items as (action line, source bytes): each source is serialized once, in
+        the thread that prepares a group, and a retry resends the same bytes."""
         dumps = self._json.dumps
-        lines = []
+        lines: list[_Line] = []
         for action in actions:
             op = action.get("_op_type", "index")
-            meta = dumps({op: {"_index": action["_index"], "_id": action["_id"]}})
             source = action.get("_source")
-            lines.append((action["_id"], meta + b"\n" if source is None else
-                          meta + b"\n" + dumps(source) + b"\n"))  # fmt: skip
+            header = {op: {"_index": action["_index"], "_id": action["_id"]}}
+            lines.append((header, None if source is None else dumps(source)))
         return lines
 
     def _bulk(self, actions: Iterable[dict[str, Any]], what: str, **params: Any) -> int:
         return self._send(self._lines(actions), what, **params)
 
     def _send(self, lines: list[_Line], what: str, **params: Any) -> int:
-        """Send NDJSON lines in one bulk request; items refused with 429/5xx are sent
-        again with back-off. Any other failed item is an error (the caller keeps the
-        documents to resend). Returns the number of items written."""
+        """Send bulk items with streaming_bulk, in one request when they fit; items (or a
+        whole request) refused with 429/5xx are sent again with back-off. Any other failed
+        item is an error (the caller keeps the documents to resend). Returns the number of
+        items written."""
         sent = 0
         errors: list[str] = []
-        attempt = 0
-        while lines:
-            with self._errors(what):
-                try:
-                    response = self.client.bulk(
-                        operations=b"".join(line for _, line in lines),
-                        filter_path="items.*.status,items.*.error",
-                        **params,
-                    )
-                except ApiError as exc:  # the whole request refused: overloaded
-                    if exc.meta.status not in RETRY_STATUS or attempt >= BULK_RETRIES:
-                        raise
-                    response = None
-            retry = []
-            if response is None:
-                retry = lines
-            else:
-                for (doc_id, line), item in zip(lines, response["items"], strict=True):
-                    op, result = next(iter(item.items()))
-                    status = result.get("status", 0)
-                    if 200 <= status < 300 or (op == "delete" and status == 404):
-                        sent += 1
-                    elif status in RETRY_STATUS and attempt < BULK_RETRIES:
-                        retry.append((doc_id, line))
-                    else:
-                        error = result.get("error", {})
-                        errors.append(f"{doc_id}: {error.get('type')}: {error.get('reason')}")
-            if retry:
-                time.sleep(min(BULK_MAX_BACKOFF, 2**attempt))
-                attempt += 1
-            lines = retry
+        with self._errors(what):
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                lines,
+                expand_action_callback=_as_is,  # already (action, serialized source)
+                chunk_size=max(1, len(lines)),
+                max_retries=BULK_RETRIES,
+                initial_backoff=1,
+                max_backoff=BULK_MAX_BACKOFF,
+                retry_on_status=RETRY_STATUS,
+                raise_on_error=False,
+                raise_on_exception=True,
+                filter_path="items.*._id,items.*.status,items.*.error",
+                **params,
+            ):
+                op, result = next(iter(item.items()))
+                if ok or (op == "delete" and result.get("status") == 404):
+                    sent += 1
+                    continue
+                error = result.get("error", {})
+                errors.append(f"{result.get('_id')}: {error.get('type')}: {error.get('reason')}")
         if errors:
             hint = None
             if any("strict_dynamic_mapping" in e or "mapper_parsing" in e for e in errors):

@@ -322,6 +322,7 @@ class SqliteIndex:
         self.path = path
         self._codes: dict[tuple[str, str], int] = {}  # facet value -> code, as stored
         self._writes = 0  # commits by this connection (data_version counts the others')
+        self._bulk_loading = False  # inside bulk_mode(): memory is not the concern there
         self._search_rows: _SearchRows | None = None
         try:
             if readonly:
@@ -372,9 +373,11 @@ class SqliteIndex:
         with self.transaction() as conn:
             for name in LOOKUP_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
+        self._bulk_loading = True
         try:
             yield
         finally:
+            self._bulk_loading = False
             with self.transaction() as conn:
                 for sql in _CREATE_INDEX.values():
                     conn.execute(sql)
@@ -418,8 +421,8 @@ class SqliteIndex:
             with self.transaction() as conn:
                 while chunk := list(islice(stream, PUT_CHUNK)):
                     rounds += 1
-                    if rounds == 2:
-                        # A long transaction keeps every page it writes in the cache
+                    if rounds == 2 and not self._bulk_loading:
+                        # A long ingest transaction keeps every page it writes in the cache
                         # (64 MB: +57 MB RSS for 1,000 one-page documents); a small one
                         # spills them to the WAL as it goes (+24 MB, as for ~100).
                         conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
@@ -436,7 +439,7 @@ class SqliteIndex:
                 for entry in reuse_entries:
                     self._append_reuse(conn, entry)
         finally:
-            if rounds >= 2:  # searches read through the full cache again
+            if rounds >= 2 and not self._bulk_loading:  # searches use the full cache again
                 self.conn.execute(f"PRAGMA cache_size=-{CACHE_KB}")
 
     def has_pages(self) -> bool:
