@@ -748,54 +748,21 @@ def _load_reader():
     return None
 
 
-# One reader loaded ahead, in the background, for the first thread that needs one: a
-# worker's first re-reading then does not wait ~0.2 s (more on a busy machine) for the
-# models while its page waits. Readers are never shared: this one goes to one thread.
-_warm_lock = threading.Lock()
-_warm: dict[str, object] = {}  # "thread": the loading thread, "api": what it loaded
-
-
-def warm_reader() -> None:
-    """Start loading a reader in the background, once per process."""
-    with _warm_lock:
-        if "thread" in _warm:
-            return
-        thread = threading.Thread(
-            target=lambda: _warm.update(api=_load_reader()), name="tesseract-warm-up", daemon=True
-        )
-        _warm["thread"] = thread
-    thread.start()
-
-
 def reader_ready() -> None:
-    """Load the reader ahead and wait for it (a worker's one-time start, paid before any
-    page's timed near stage); its first reading then costs what every later one does."""
-    warm_reader()
-    with _warm_lock:
-        thread = _warm.get("thread")
-    if thread is not None:
-        thread.join()
+    """Load this thread's reader now (a worker's one-time start, paid before any page's
+    timed near stage, in the thread that then reads); its first reading then costs what
+    every later one does."""
+    _api()
     # Imported on the first reading otherwise (~0.1 s on a busy machine).
     from PIL import Image  # noqa: F401
 
 
-def _take_warm() -> tuple[bool, object]:
-    """(whether a reader was loaded ahead for this thread, that reader)."""
-    with _warm_lock:
-        thread = _warm.get("thread")
-        if thread is None or _warm.get("taken"):
-            return False, None
-        _warm["taken"] = True
-    thread.join()
-    return True, _warm.pop("api", None)
-
-
 def _api():
-    """This thread's in-process Tesseract, or None (tesserocr missing or not loadable):
-    then each re-reading runs the Tesseract program, as page OCR does."""
+    """This thread's in-process Tesseract (never shared between threads), or None
+    (tesserocr missing or not loadable): then each re-reading runs the Tesseract
+    program, as page OCR does."""
     if not hasattr(_reader, "api"):
-        warmed, api = _take_warm()
-        _reader.api = api if warmed else _load_reader()
+        _reader.api = _load_reader()
     return _reader.api
 
 

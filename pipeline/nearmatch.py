@@ -138,8 +138,6 @@ def matcher_for(cfg: Config) -> NearMatcher | None:
         if not catalog_exists(cfg):
             return None
         _matchers[key] = NearMatcher(cfg.store, open_index(cfg, readonly=True))
-        # The key-field reader's models load while this worker aligns its first pages.
-        near.warm_reader()
     return _matchers[key]
 
 

@@ -233,29 +233,29 @@ def test_key_fields_are_reread_through_the_pipeline(cli, tmp_path):
     assert other[0]["reuse"] is None
 
 
-def test_reader_loaded_ahead_goes_to_one_thread():
-    """GIVEN a reader loaded in the background (as a worker's matcher starts one)
-    WHEN two threads ask for a reader THEN the first gets the one loaded ahead, the
-    other its own (a Tesseract handle is never shared), and both read."""
+def test_each_thread_has_its_own_reader():
+    """GIVEN a reader made ready in one thread (as a worker prepares its first check)
+    WHEN another thread asks for a reader THEN the first keeps the one loaded for it,
+    the other gets its own (a Tesseract handle is never shared), and both read."""
     import threading
 
     from pipeline import near
 
-    near._warm.clear()
-    near.warm_reader()
-    near.warm_reader()  # once per process
     got = []
 
     def ask():
+        near.reader_ready()
         got.append(near._api())
+        got.append(near._api())  # loaded once per thread
 
     for _ in range(2):
         thread = threading.Thread(target=ask)
         thread.start()
         thread.join()
-    assert got[0] is not None and got[1] is not None
-    assert got[0] is not got[1]
-    assert near._warm.get("taken") and "api" not in near._warm
+    assert got[0] is not None and got[2] is not None
+    assert got[0] is got[1] and got[2] is got[3]
+    assert got[0] is not got[2]
+
     from PIL import Image, ImageDraw
 
     from tests.reuse_fixtures import generator
@@ -279,22 +279,22 @@ def test_prepare_loads_the_reader_before_the_first_check(tmp_path):
 
     cfg = Config(store=tmp_path)
     nearmatch._matchers.clear()
-    near._warm.clear()
-    assert nearmatch.prepare(cfg) is None
-    assert "thread" not in near._warm  # nothing loaded for a catalog without pages
+    checks = []
 
-    SqliteIndex(cfg.catalog_path).close()
-    matcher = nearmatch.prepare(cfg)
-    assert matcher is not None and nearmatch.matcher_for(cfg) is matcher
-    loader = near._warm["thread"]
-    assert isinstance(loader, threading.Thread) and not loader.is_alive()
-    loaded = near._warm.get("api")
-    assert loaded is not None  # loaded, waiting for the first thread that reads
-    got = []
-    reader = threading.Thread(target=lambda: got.append(near._api()))
-    reader.start()
-    reader.join()
-    assert got == [loaded]
+    def worker():  # a fresh thread: no reader loaded in it yet
+        checks.append(nearmatch.prepare(cfg) is None)
+        checks.append(not hasattr(near._reader, "api"))  # nothing loaded without pages
+        SqliteIndex(cfg.catalog_path).close()
+        matcher = nearmatch.prepare(cfg)
+        checks.append(matcher is not None and nearmatch.matcher_for(cfg) is matcher)
+        loaded = getattr(near._reader, "api", None)
+        checks.append(loaded is not None)  # loaded for the thread that will read
+        checks.append(near._api() is loaded)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert checks == [True] * 5
     nearmatch._matchers.clear()
 
 
