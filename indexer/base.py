@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from itertools import islice
+from typing import Any, Protocol, TypeVar
 
 from pipeline.model import Document
 from pipeline.textnorm import fold
@@ -22,6 +23,17 @@ def phash_chunks(phash: int, chunks: int = PHASH_CHUNKS) -> list[int]:
     width = 64 // chunks
     mask = (1 << width) - 1
     return [(i << width) | ((phash >> (i * width)) & mask) for i in range(chunks)]
+
+
+T = TypeVar("T")
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last one shorter), drawn as they are needed:
+    how the backends take a stream of documents that need not fit in memory."""
+    stream = iter(items)
+    while batch := list(islice(stream, size)):
+        yield batch
 
 
 @lru_cache(maxsize=1 << 16)

@@ -41,6 +41,7 @@ from indexer.base import (
     SearchQuery,
     SearchResult,
     apply_correction,
+    batches,
     fold_words,
     phash_chunks,
     reuse_entry_hash,
@@ -151,17 +152,6 @@ def _as_is(line: _Line) -> _Line:
     """streaming_bulk's expand step for items prepared by `_lines` (the serializer passes
     bytes through unchanged)."""
     return line
-
-
-def _groups(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    group: list[Document] = []
-    for doc in docs:
-        group.append(doc)
-        if len(group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
 
 
 def page_id(doc_id: str, position: int) -> str:
@@ -502,7 +492,7 @@ class ElasticsearchIndex:
         in_flight: Future[int] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="es-bulk") as sender:
             try:
-                for group in _groups(docs, BULK_DOCS):
+                for group in batches(docs, BULK_DOCS):
                     prepared = self._prepare_group(group)
                     if in_flight is not None:
                         written += in_flight.result()

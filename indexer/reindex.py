@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
-from indexer.base import REUSE_COLUMNS, ReuseLogEntry
+from indexer.base import REUSE_COLUMNS, ReuseLogEntry, batches
 from pipeline.errors import BackendError
 
 # What an entry says; its place in the chain (seq, hashes) is the target's to compute.
@@ -68,19 +68,9 @@ def copy_catalog(
     # replayed below finds them; SQLite builds its look-up indexes once at the end.
     # Batches of thousands: Elasticsearch overlaps sending a group with preparing the next.
     bulk_mode = getattr(dst, "bulk_mode", None)
-    put = dst.put_documents
     with bulk_mode() if bulk_mode is not None else nullcontext():
-        batch: list[Any] = []
-        for doc in src.iter_documents():
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                put(batch)
-                documents += len(batch)
-                batch = []
-                if progress:
-                    progress(documents)
-        if batch:
-            put(batch)
+        for batch in batches(src.iter_documents(), batch_size):
+            dst.put_documents(batch)
             documents += len(batch)
             if progress:
                 progress(documents)

@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from indexer.base import (
     SearchQuery,
     SearchResult,
     apply_correction,
+    batches,
     fold_words,
     phash_chunks,
     reuse_entry_hash,
@@ -415,11 +415,10 @@ class SqliteIndex:
         """Several documents (e.g. all documents of one batch scan) and the reuse
         decisions made about them, in one transaction. Drawn PUT_CHUNK at a time, so a
         long file's documents need not all be in memory at once."""
-        stream = iter(docs)
         rounds = 0
         try:
             with self.transaction() as conn:
-                while chunk := list(islice(stream, PUT_CHUNK)):
+                for chunk in batches(docs, PUT_CHUNK):
                     rounds += 1
                     if rounds == 2 and not self._bulk_loading:
                         # A long ingest transaction keeps every page it writes in the cache
