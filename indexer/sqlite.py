@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ import orjson
 
 from indexer.base import (
     GENESIS_HASH,
+    PHASH_CHUNKS,
     REUSE_COLUMNS,
     PageMatch,
     ReuseLogEntry,
@@ -207,6 +212,7 @@ _CREATE_INDEX = {
 PUT_CHUNK = 100
 CACHE_KB = 65536  # SQLite's page cache for searches
 WRITE_CACHE_KB = 4096  # ... and while put_documents writes more than PUT_CHUNK documents
+WRITER_SWITCH_INTERVAL = 1e-4  # seconds; sys.setswitchinterval while a writer thread runs
 
 
 def document_json(doc: Document) -> str:
@@ -238,6 +244,116 @@ def _signed64(value: int) -> int:
 
 def _unsigned64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
+
+
+# -- writing documents ---------------------------------------------------------------
+# A chunk of documents is written with one multi-row INSERT per table: SQLite then runs
+# the whole chunk's rows in one call, with the GIL released, so a writer thread can do
+# it while the calling thread prepares the next chunk (put_documents). Rows that follow
+# from rows already written (facet codes, search rows, dossier links, page hash chunks)
+# are derived in SQL from the chunk's row-id range.
+
+# rowid, id, sha256, source_path, media_type, first_page, last_page, doc_type, status,
+# person_id, doc_number, expiry_date, main_date, office, dossier_id, created_at, seconds,
+# reuse_kind
+_INSERT = {
+    "documents": "INSERT INTO documents (rowid, id, sha256, source_path, media_type,"
+    " first_page, last_page, doc_type, status, person_id, doc_number, expiry_date,"
+    " main_date, office, dossier_id, created_at, seconds, reuse_kind)",
+    "bodies": "INSERT INTO document_bodies (id, text, body)",
+    "texts": "INSERT INTO documents_fts (rowid, folded)",
+    "offices": "INSERT INTO offices_fts (rowid, office)",
+    "pages": "INSERT INTO pages (document_id, page_index, method, phash)",
+    "fields": "INSERT INTO fields (document_id, name, value, valid)",
+    "timings": "INSERT INTO timings (document_id, stage, page, seconds, worker)",
+}
+_WIDTH = {"documents": 18, "bodies": 3, "texts": 2, "offices": 2, "pages": 4, "fields": 4,
+          "timings": 5}  # fmt: skip
+# The chunks of a page hash as phash_chunks() cuts them (chunk i: i in the top bits,
+# then bits 8i.. 8i+7 of the hash; SQLite's >> keeps the sign, the mask drops it).
+_CHUNK_BITS = 64 // PHASH_CHUNKS
+_DERIVED = f"""
+INSERT OR IGNORE INTO facet_values (kind, value)
+    SELECT 'doc_type', doc_type FROM documents WHERE rowid BETWEEN ?1 AND ?2
+    UNION ALL SELECT 'office', office FROM documents
+        WHERE rowid BETWEEN ?1 AND ?2 AND office IS NOT NULL
+    UNION ALL SELECT 'year', substr(main_date, 1, 4) FROM documents
+        WHERE rowid BETWEEN ?1 AND ?2 AND main_date IS NOT NULL;
+INSERT INTO search_rows (rid, type_code, office_code, year_code, created_at, id)
+    SELECT d.rowid, t.code, o.code, y.code, d.created_at, d.id FROM documents d
+    JOIN facet_values t ON t.kind = 'doc_type' AND t.value = d.doc_type
+    LEFT JOIN facet_values o ON o.kind = 'office' AND o.value = d.office
+    LEFT JOIN facet_values y ON y.kind = 'year' AND y.value = substr(d.main_date, 1, 4)
+    WHERE d.rowid BETWEEN ?1 AND ?2 ORDER BY d.rowid;
+INSERT OR REPLACE INTO dossier_documents (dossier_id, document_id, status, reuse_kind, added_at)
+    SELECT dossier_id, id, status, reuse_kind, created_at FROM documents
+    WHERE rowid BETWEEN ?1 AND ?2 AND dossier_id IS NOT NULL ORDER BY rowid;
+INSERT INTO phash_chunks (chunk, document_id, page_index)
+    SELECT (c.i << {_CHUNK_BITS}) | ((p.phash >> (c.i * {_CHUNK_BITS})) & {(1 << _CHUNK_BITS) - 1}),
+        p.document_id, p.page_index
+    FROM documents d JOIN pages p ON p.document_id = d.id
+    CROSS JOIN (SELECT value AS i FROM json_each('{list(range(PHASH_CHUNKS))}')) c
+    WHERE d.rowid BETWEEN ?1 AND ?2 AND p.phash IS NOT NULL;
+"""
+_DERIVED_STATEMENTS = [sql.strip() for sql in _DERIVED.split(";") if sql.strip()]
+
+
+@lru_cache(maxsize=256)
+def _values(rows: int, width: int) -> str:
+    row = f"({','.join('?' * width)})"
+    return ",".join([row] * rows)
+
+
+def _prepare_rows(docs: list[Document], first_rowid: int) -> dict[str, Any]:
+    """The rows of documents not stored, with row ids from first_rowid on: what the
+    calling thread does (Python work) before _write_rows hands them to SQLite."""
+    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in _INSERT}
+    documents, bodies, texts = rows["documents"], rows["bodies"], rows["texts"]
+    offices, pages, fields, timings = (
+        rows["offices"],
+        rows["pages"],
+        rows["fields"],
+        rows["timings"],
+    )
+    for rowid, doc in enumerate(docs, start=first_rowid):
+        if doc.created_at is None:
+            doc.created_at = _now()
+        text = doc.text
+        office = doc.office
+        reuse_kind = doc.reuse.kind if doc.reuse else None
+        documents.append((
+            rowid, doc.id, doc.source.sha256, doc.source.path, doc.source.media_type,
+            doc.first_page, doc.last_page, doc.doc_type, doc.status, doc.person_id,
+            doc.field_value("doc_number"), doc.field_value("expiry_date"), doc.main_date,
+            office, doc.dossier_id, doc.created_at,
+            sum(t.seconds for t in doc.timings if t.page is None), reuse_kind,
+        ))  # fmt: skip
+        bodies.append((doc.id, text, document_json(doc)))
+        if reuse_kind != "near":
+            # A re-scan carries the text of the paper it re-scans: one paper, one hit.
+            folded = fold_words(" ".join([text, *(f.value or "" for f in doc.fields)]))
+            texts.append((rowid, folded))
+            if office:
+                offices.append((rowid, fold_words(office)))
+        for position, page in enumerate(doc.pages):
+            phash = _signed64(page.phash) if page.phash is not None else None
+            pages.append((doc.id, position, page.method, phash))
+        fields += [(doc.id, f.name, f.value, int(f.valid)) for f in doc.fields]
+        timings += [(doc.id, t.stage, t.page, t.seconds, t.worker) for t in doc.timings]
+    return {"first": first_rowid, "last": first_rowid + len(docs) - 1, "rows": rows}
+
+
+def _write_rows(conn: sqlite3.Connection, prepared: dict[str, Any]) -> None:
+    """Write rows made by _prepare_rows: a few statements, each a whole chunk's rows."""
+    for table, rows in prepared["rows"].items():
+        if rows:
+            conn.execute(
+                f"{_INSERT[table]} VALUES {_values(len(rows), _WIDTH[table])}",
+                list(chain.from_iterable(rows)),
+            )
+    span = (prepared["first"], prepared["last"])
+    for sql in _DERIVED_STATEMENTS:
+        conn.execute(sql, span)
 
 
 # Above this many text matches, ranking by relevance costs more than it tells (the
@@ -315,12 +431,54 @@ class _SearchRows:
         )
 
 
+class _Writer:
+    """Runs put_documents' chunk writes one after another: the first in the calling
+    thread, later ones on a thread of their own, at most one behind the caller (so at
+    most two chunks' rows are in memory). Leaving waits for the last write and raises
+    its error, if any."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+        self._started = False
+        self._interval = sys.getswitchinterval()
+
+    def submit(self, write: Callable[..., None], *args: Any) -> None:
+        if not self._started:
+            self._started = True
+            write(*args)  # the first chunk (a whole ingest file, usually): no thread
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            # The writer takes the GIL back after each statement; by default a busy
+            # caller would keep it for up to 5 ms each time.
+            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+        self._wait()
+        self._pending = self._pool.submit(write, *args)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # (on an error, the caller's error goes on)
+                sys.setswitchinterval(self._interval)
+
+
 class SqliteIndex:
     """The Index protocol over one SQLite file. One writer process; readers any time."""
 
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
-        self._codes: dict[tuple[str, str], int] = {}  # facet value -> code, as stored
         self._writes = 0  # commits by this connection (data_version counts the others')
         self._bulk_loading = False  # inside bulk_mode(): memory is not the concern there
         self._search_rows: _SearchRows | None = None
@@ -330,7 +488,8 @@ class SqliteIndex:
                 self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(path), timeout=30.0)
+            # put_documents writes from a thread of its own, never alongside this one.
+            self.conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA temp_store=MEMORY")
@@ -390,7 +549,6 @@ class SqliteIndex:
             yield self.conn
         except BaseException:
             self.conn.rollback()
-            self._codes.clear()  # codes handed out in the rolled-back transaction are gone
             raise
         else:
             self.conn.commit()
@@ -414,32 +572,45 @@ class SqliteIndex:
     ) -> None:
         """Several documents (e.g. all documents of one batch scan) and the reuse
         decisions made about them, in one transaction. Drawn PUT_CHUNK at a time, so a
-        long file's documents need not all be in memory at once."""
+        long file's documents need not all be in memory at once. From the second chunk
+        on, a writer thread has SQLite write chunk k while this thread prepares chunk
+        k+1 (SQLite releases the GIL while it runs a statement)."""
         rounds = 0
         try:
             with self.transaction() as conn:
-                for chunk in batches(docs, PUT_CHUNK):
-                    rounds += 1
-                    if rounds == 2 and not self._bulk_loading:
-                        # A long ingest transaction keeps every page it writes in the cache
-                        # (64 MB: +57 MB RSS for 1,000 one-page documents); a small one
-                        # spills them to the WAL as it goes (+24 MB, as for ~100).
-                        conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
-                    # The last copy of an id wins, in its place, one insert-or-replace after
-                    # another (a copy in an earlier chunk is deleted like a stored one).
-                    last = {doc.id: position for position, doc in enumerate(chunk)}
-                    chunk = [doc for position, doc in enumerate(chunk) if last[doc.id] == position]
-                    ids = [doc.id for doc in chunk]
-                    marks = ",".join("?" * len(ids))
-                    stored = conn.execute(f"SELECT id FROM documents WHERE id IN ({marks})", ids)
-                    for (doc_id,) in stored.fetchall():
-                        self._delete(conn, doc_id)
-                    self._insert_many(conn, chunk)
+                rowid = (conn.execute("SELECT MAX(rowid) FROM documents").fetchone()[0] or 0) + 1
+                with _Writer() as writer:
+                    for chunk in batches(docs, PUT_CHUNK):
+                        rounds += 1
+                        # The last copy of an id wins, in its place, one insert-or-replace
+                        # after another (a copy in an earlier chunk is deleted like a
+                        # stored one).
+                        last = {doc.id: position for position, doc in enumerate(chunk)}
+                        chunk = [
+                            doc for position, doc in enumerate(chunk) if last[doc.id] == position
+                        ]
+                        prepared = _prepare_rows(chunk, rowid)
+                        rowid += len(chunk)
+                        writer.submit(self._write_chunk, conn, prepared, rounds)
                 for entry in reuse_entries:
                     self._append_reuse(conn, entry)
         finally:
             if rounds >= 2 and not self._bulk_loading:  # searches use the full cache again
                 self.conn.execute(f"PRAGMA cache_size=-{CACHE_KB}")
+
+    def _write_chunk(self, conn: sqlite3.Connection, prepared: dict[str, Any], round_: int) -> None:
+        """Replace what is stored under the chunk's ids by its rows (in the writer)."""
+        if round_ == 2 and not self._bulk_loading:
+            # A long ingest transaction keeps every page it writes in the cache (64 MB:
+            # +57 MB RSS for 1,000 one-page documents); a small one spills them to the WAL
+            # as it goes (+24 MB, as for ~100).
+            conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
+        ids = [row[1] for row in prepared["rows"]["documents"]]
+        marks = ",".join("?" * len(ids))
+        stored = conn.execute(f"SELECT id FROM documents WHERE id IN ({marks})", ids)
+        for (doc_id,) in stored.fetchall():
+            self._delete(conn, doc_id)
+        _write_rows(conn, prepared)
 
     def has_pages(self) -> bool:
         return self.conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is not None
@@ -456,94 +627,10 @@ class SqliteIndex:
         conn.execute("DELETE FROM document_bodies WHERE id = ?", (doc_id,))
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
-    def _code(self, conn: sqlite3.Connection, kind: str, value: str | None) -> int | None:
-        """The small integer standing for a facet value in search_rows (None for none)."""
-        if value is None:
-            return None
-        code = self._codes.get((kind, value))
-        if code is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO facet_values (kind, value) VALUES (?, ?)", (kind, value)
-            )
-            code = self._codes[(kind, value)] = self._stored_code(kind, value)
-        return code
-
     def _insert_many(self, conn: sqlite3.Connection, docs: list[Document]) -> None:
-        """Insert documents that are not stored: rows gathered per table and written with
-        one executemany each (a statement per row and table cost more than SQLite's work).
-        Row ids are given explicitly, so the search tables can name them."""
+        """Insert documents that are not stored, with row ids after the last one."""
         last = conn.execute("SELECT MAX(rowid) FROM documents").fetchone()[0] or 0
-        documents, bodies, texts, offices, search, links = [], [], [], [], [], []
-        pages, chunks, fields, timings = [], [], [], []
-        for rowid, doc in enumerate(docs, start=last + 1):
-            if doc.created_at is None:
-                doc.created_at = _now()
-            text = doc.text
-            office = doc.office
-            main_date = doc.main_date
-            reuse_kind = doc.reuse.kind if doc.reuse else None
-            documents.append((
-                rowid, doc.id, doc.source.sha256, doc.source.path, doc.source.media_type,
-                doc.first_page, doc.last_page, doc.doc_type, doc.status, doc.person_id,
-                doc.field_value("doc_number"), doc.field_value("expiry_date"), main_date,
-                office, doc.dossier_id, doc.created_at,
-                sum(t.seconds for t in doc.timings if t.page is None), reuse_kind,
-            ))  # fmt: skip
-            bodies.append((doc.id, text, document_json(doc)))
-            search.append((
-                rowid, self._code(conn, "doc_type", doc.doc_type),
-                self._code(conn, "office", office),
-                self._code(conn, "year", main_date[:4] if main_date is not None else None),
-                doc.created_at, doc.id,
-            ))  # fmt: skip
-            if reuse_kind != "near":
-                # A re-scan carries the text of the paper it re-scans: one paper, one hit.
-                folded = fold_words(" ".join([text, *(f.value or "" for f in doc.fields)]))
-                texts.append((rowid, folded))
-                if office:
-                    offices.append((rowid, fold_words(office)))
-            if doc.dossier_id:
-                links.append((doc.dossier_id, doc.id, doc.status, reuse_kind, doc.created_at))
-            for position, page in enumerate(doc.pages):
-                phash = _signed64(page.phash) if page.phash is not None else None
-                pages.append((doc.id, position, page.method, phash))
-                if page.phash is not None:
-                    chunks += [(chunk, doc.id, position) for chunk in phash_chunks(page.phash)]
-            fields += [(doc.id, f.name, f.value, int(f.valid)) for f in doc.fields]
-            timings += [(doc.id, t.stage, t.page, t.seconds, t.worker) for t in doc.timings]
-        conn.executemany(
-            "INSERT INTO documents (rowid, id, sha256, source_path, media_type, first_page,"
-            " last_page, doc_type, status, person_id, doc_number, expiry_date, main_date,"
-            " office, dossier_id, created_at, seconds, reuse_kind)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            documents,
-        )
-        conn.executemany("INSERT INTO document_bodies (id, text, body) VALUES (?,?,?)", bodies)
-        conn.executemany(
-            "INSERT INTO search_rows (rid, type_code, office_code, year_code, created_at, id)"
-            " VALUES (?,?,?,?,?,?)",
-            search,
-        )
-        conn.executemany("INSERT INTO documents_fts (rowid, folded) VALUES (?, ?)", texts)
-        conn.executemany("INSERT INTO offices_fts (rowid, office) VALUES (?, ?)", offices)
-        conn.executemany(
-            "INSERT OR REPLACE INTO dossier_documents"
-            " (dossier_id, document_id, status, reuse_kind, added_at) VALUES (?,?,?,?,?)",
-            links,
-        )
-        conn.executemany(
-            "INSERT INTO pages (document_id, page_index, method, phash) VALUES (?,?,?,?)", pages
-        )
-        conn.executemany(
-            "INSERT INTO phash_chunks (chunk, document_id, page_index) VALUES (?,?,?)", chunks
-        )
-        conn.executemany(
-            "INSERT INTO fields (document_id, name, value, valid) VALUES (?,?,?,?)", fields
-        )
-        conn.executemany(
-            "INSERT INTO timings (document_id, stage, page, seconds, worker) VALUES (?,?,?,?,?)",
-            timings,
-        )
+        _write_rows(conn, _prepare_rows(docs, last + 1))
 
     def get_document(self, doc_id: str) -> Document | None:
         row = self.conn.execute(

@@ -1,0 +1,100 @@
+"""SQLite writes: a put_documents of several chunks (written by a writer thread while the
+next chunk is prepared) stores the same rows as documents put one at a time; the rows
+derived in SQL (page hash chunks, facet codes, dossier links) match their Python
+definitions; a write failing on the writer thread leaves nothing behind."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import indexer.sqlite as sqlite_backend
+from bench.index_bench import documents
+from indexer.base import SearchQuery, phash_chunks
+from indexer.sqlite import SqliteIndex
+
+DOCS = list(documents(95))
+TABLES = {
+    "documents": "SELECT * FROM documents ORDER BY id",
+    "document_bodies": "SELECT * FROM document_bodies ORDER BY id",
+    "pages": "SELECT * FROM pages ORDER BY document_id, page_index",
+    "phash_chunks": "SELECT * FROM phash_chunks ORDER BY document_id, page_index, chunk",
+    "fields": "SELECT * FROM fields ORDER BY document_id, rowid",
+    "timings": "SELECT * FROM timings ORDER BY document_id, rowid",
+    "dossier_documents": "SELECT * FROM dossier_documents ORDER BY dossier_id, document_id",
+    "search_rows": "SELECT d.id, t.value, o.value, y.value, r.created_at FROM search_rows r"
+    " JOIN documents d ON d.rowid = r.rid JOIN facet_values t ON t.code = r.type_code"
+    " LEFT JOIN facet_values o ON o.code = r.office_code"
+    " LEFT JOIN facet_values y ON y.code = r.year_code ORDER BY d.id",
+}
+
+
+def _rows(index: SqliteIndex) -> dict[str, list[tuple]]:
+    rows = {table: index.conn.execute(sql).fetchall() for table, sql in TABLES.items()}
+    # Row ids differ between the two ways of writing; what they stand for must not.
+    rows["documents"] = [row[1:] for row in rows["documents"]]
+    return rows
+
+
+def test_chunked_put_stores_what_single_puts_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN 95 documents, a few of them repeated
+    WHEN they are put in one call of 10-document chunks (a writer thread from the second
+    chunk on) into one catalog, and one by one into another
+    THEN both catalogs hold the same rows and answer searches alike, the page hash chunks
+    are phash_chunks() of each page, the search rows carry each document's facets, and
+    the switch interval is given back."""
+    monkeypatch.setattr(sqlite_backend, "PUT_CHUNK", 10)
+    interval = sys.getswitchinterval()
+    chunked = SqliteIndex(tmp_path / "chunked.sqlite")
+    single = SqliteIndex(tmp_path / "single.sqlite")
+    try:
+        chunked.put_documents([*DOCS[:30], *DOCS])  # the first 30 replaced in later chunks
+        assert sys.getswitchinterval() == interval
+        for doc in DOCS:
+            single.put_document(doc)
+        got = _rows(chunked)
+        assert got == _rows(single)
+        assert len(got["documents"]) == len(DOCS)
+        assert got["phash_chunks"] == sorted(
+            ((chunk, doc.id, 0) for doc in DOCS for chunk in phash_chunks(doc.pages[0].phash)),
+            key=lambda row: (row[1], row[2], row[0]),
+        )
+        assert got["search_rows"] == sorted(
+            (doc.id, doc.doc_type, doc.office, doc.main_date[:4], doc.created_at) for doc in DOCS
+        )
+        assert len(got["dossier_documents"]) == len(DOCS)
+        for query in (SearchQuery(text="nguyen van"), SearchQuery(office="dich vong")):
+            assert chunked.search(query) == single.search(query)
+        assert chunked.find_pages_by_phash(DOCS[40].pages[0].phash, 4)[0].document_id == (
+            DOCS[40].id
+        )
+    finally:
+        chunked.close()
+        single.close()
+
+
+def test_a_failing_chunk_on_the_writer_thread_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a put of several chunks whose fourth holds a page hash SQLite cannot store
+    WHEN it is put THEN the error reaches the caller, nothing of the earlier chunks is
+    stored, the switch interval is given back, and the catalog takes the next put."""
+    monkeypatch.setattr(sqlite_backend, "PUT_CHUNK", 10)
+    interval = sys.getswitchinterval()
+    bad = list(documents(40))
+    bad[35].pages[0].phash = 1 << 70  # more than 64 bits
+    index = SqliteIndex(tmp_path / "catalog.sqlite")
+    try:
+        with pytest.raises(OverflowError):
+            index.put_documents(bad)
+        assert sys.getswitchinterval() == interval
+        assert index.count_documents() == 0
+        assert index.conn.execute("SELECT COUNT(*) FROM fields").fetchone()[0] == 0
+        index.put_documents(DOCS)
+        assert index.count_documents() == len(DOCS)
+    finally:
+        index.close()
