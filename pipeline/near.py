@@ -122,7 +122,7 @@ def _letters(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """(mask of letter-sized components, median letter height) of an ink mask: the text,
     without specks, rules, seals, photos and signatures, whose ink a re-scan does not
     reproduce faithfully (a red seal or a photo sits near the binarization threshold)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = _components(ink)
     h, w = ink.shape
     x, y, bw, bh, area = (stats[:, i] for i in range(5))
     inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area >= 3)
@@ -223,7 +223,7 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     faint = cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     reach = max(3, half[0] // 60)
     joined = cv2.dilate(faint, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, _, stats, _ = _components(joined)
     seals = np.zeros(half[::-1], np.uint8)
     found = False
     least, most = SEAL_SIZE[0] * half[0], SEAL_SIZE[1] * half[0]
