@@ -502,9 +502,18 @@ def _differences(
     only_s = cv2.subtract(ink_s, cv2.dilate(ink_q, kernel))
     diff = cv2.bitwise_and(cv2.bitwise_or(only_q, only_s), where)
     diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    count, _, stats, _ = _components(diff)
+    # What is left is a few specks at most (none on most re-scans): labelled within their
+    # bounding box only, not over the whole page (~10 ms; same blobs, in the same order).
+    x, y, bw, bh = cv2.boundingRect(diff)
+    if bw == 0:
+        return diff, []
+    count, _, stats, _ = _components(diff[y : y + bh, x : x + bw])
     least = MIN_BLOB * char * char
-    blobs = [tuple(int(v) for v in stats[i]) for i in range(1, count) if stats[i, 4] >= least]
+    blobs = [
+        (int(sx) + x, int(sy) + y, int(sw), int(sh), int(area))
+        for sx, sy, sw, sh, area in stats[1:count]
+        if area >= least
+    ]
     return diff, blobs
 
 
