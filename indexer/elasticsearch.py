@@ -42,7 +42,6 @@ from indexer.base import (
     SearchResult,
     apply_correction,
     batches,
-    fold_words,
     phash_chunks,
     reuse_entry_hash,
 )
@@ -50,10 +49,10 @@ from indexer.es_mappings import MAPPING_VERSION, MAPPINGS, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
 
 # The same timestamps and signed 64-bit hash storage as the reference backend.
-from indexer.sqlite import _now, _signed64, _unsigned64
+from indexer.sqlite import _now, _signed64, _unsigned64, document_json, load_document
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
-from pipeline.model import Document, document_from_dict
+from pipeline.model import Document
 from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
@@ -85,12 +84,48 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)  # the tokens of indexer.highlight.query_terms
+# Folded terms of each whitespace-separated word seen: a catalog repeats a few thousand
+# syllables, and a dict looked up by map() costs no Python call per word. Emptied when full.
+_WORD_TERMS: dict[str, str] = {}
+_WORD_TERMS_MAX = 1 << 17
+
+
+def _word_terms(word: str) -> str:
+    terms = _WORD_TERMS.get(word)
+    if terms is None:
+        terms = " ".join(_WORD.findall(fold(word)))
+        if len(_WORD_TERMS) >= _WORD_TERMS_MAX:
+            _WORD_TERMS.clear()
+        _WORD_TERMS[word] = terms
+    return terms
 
 
 def folded_terms(text: str) -> str:
     """The folded, tokenized form both the index and the query use: the terms of
-    query_terms(text), as SQLite's FTS sees them (folded through fold_words' cache)."""
-    return " ".join(_WORD.findall(fold_words(text)))
+    query_terms(text), as SQLite's FTS sees them. Word by word (fold never crosses
+    whitespace, and whitespace is no term character), each word's terms cached."""
+    words = text.split()
+    try:
+        parts = list(map(_WORD_TERMS.__getitem__, words))
+    except KeyError:
+        parts = [_word_terms(word) for word in words]
+    return " ".join(filter(None, parts))
+
+
+_PLAIN_STAGE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def stage_key(stage: str) -> str:
+    """The field name of a stage under stage_count/stage_seconds: the name itself when it
+    is a plain identifier, else "x-" and its UTF-8 bytes in hex (no dot, never empty)."""
+    if _PLAIN_STAGE.fullmatch(stage):
+        return stage
+    return "x-" + stage.encode().hex()
+
+
+def stage_name(key: str) -> str:
+    """The stage a stage_key names."""
+    return bytes.fromhex(key[2:]).decode() if key.startswith("x-") else key
 
 
 def document_source(doc: Document) -> dict[str, Any]:
@@ -102,6 +137,12 @@ def document_source(doc: Document) -> dict[str, Any]:
         if f.valid and f.value is not None:
             valid.setdefault(f.name, f.value)
     text = doc.text
+    counts: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for t in doc.timings:
+        key = stage_key(t.stage)
+        counts[key] = counts.get(key, 0) + 1
+        seconds[key] = seconds.get(key, 0.0) + t.seconds
     # A re-scan carries the text of the paper it re-scans: one paper, one search hit.
     searchable = not (doc.reuse and doc.reuse.kind == "near")
     return {
@@ -137,14 +178,12 @@ def document_source(doc: Document) -> dict[str, Any]:
         if searchable
         else None,
         "display_text": None if searchable else text,
-        "timings": [
-            {"stage": t.stage, "seconds": t.seconds, "page": t.page, "worker": t.worker}
-            for t in doc.timings
-        ],
+        "stage_count": counts,
+        "stage_seconds": seconds,
         "valid_fields": valid,
-        # The Document itself: the client's orjson serializer writes a dataclass as
-        # pipeline.model.plain would, in C (the JSON of the body is most of the bytes).
-        "body": doc,
+        # The Document's JSON (as SQLite stores it) in one string: most of the bytes, which
+        # the server then skips as one token.
+        "body": document_json(doc),
     }
 
 
@@ -577,7 +616,7 @@ class ElasticsearchIndex:
                 index=self.names["documents"], id=doc_id, source_includes=["body"]
             )
             if got.get("found"):
-                return document_from_dict(got["_source"]["body"])
+                return load_document(got["_source"]["body"])
             # Accept an unambiguous id prefix, as clerks copy short ids.
             found = self.client.search(
                 index=self.names["documents"],
@@ -588,7 +627,7 @@ class ElasticsearchIndex:
         hits = found["hits"]["hits"]
         if len(hits) != 1 or not doc_id:
             return None
-        return document_from_dict(hits[0]["_source"]["body"])
+        return load_document(hits[0]["_source"]["body"])
 
     def iter_documents(self, page_size: int = 500) -> Iterator[Document]:
         """Every document, oldest first, in pages of `page_size` (search_after)."""
@@ -605,7 +644,7 @@ class ElasticsearchIndex:
                 )
             hits = found["hits"]["hits"]
             for hit in hits:
-                yield document_from_dict(hit["_source"]["body"])
+                yield load_document(hit["_source"]["body"])
             if len(hits) < page_size:
                 return
             after = hits[-1]["sort"]
@@ -650,7 +689,7 @@ class ElasticsearchIndex:
         hits = self._all_hits(
             self.names["documents"], query, self._NEWEST, source_includes=["body"]
         )
-        return [document_from_dict(hit["_source"]["body"]) for hit in hits]
+        return [load_document(hit["_source"]["body"]) for hit in hits]
 
     def find_by_identity(
         self, doc_type: str, person_id: str, doc_number: str | None
@@ -1073,6 +1112,10 @@ class ElasticsearchIndex:
 
     def stats(self) -> dict[str, Any]:
         with self._errors("computing statistics"):
+            # The stages ever stored: the fields under stage_count (dynamically mapped).
+            mapping = self.client.indices.get_mapping(index=self.names["documents"])
+            props = next(iter(mapping.body.values()))["mappings"]["properties"]
+            keys = sorted(props.get("stage_count", {}).get("properties", {}))
             docs = self.client.search(
                 index=self.names["documents"],
                 size=0,
@@ -1080,18 +1123,10 @@ class ElasticsearchIndex:
                 aggs={
                     "by_doc_type": {"terms": {"field": "doc_type", "size": 1000}},
                     "files": {"cardinality": {"field": "sha256", "precision_threshold": 40000}},
-                    "timings": {
-                        "nested": {"path": "timings"},
-                        "aggs": {
-                            "stages": {
-                                "terms": {
-                                    "field": "timings.stage",
-                                    "size": 100,
-                                    "order": {"_key": "asc"},
-                                },
-                                "aggs": {"seconds": {"sum": {"field": "timings.seconds"}}},
-                            }
-                        },
+                    **{
+                        f"{kind}{i}": {"sum": {"field": f"stage_{field}.{key}"}}
+                        for i, key in enumerate(keys)
+                        for kind, field in (("count", "count"), ("seconds", "seconds"))
                     },
                 },
             )
@@ -1112,10 +1147,14 @@ class ElasticsearchIndex:
             "pages_by_method": {
                 b["key"]: b["doc_count"] for b in pages["aggregations"]["by_method"]["buckets"]
             },
-            "stages": {
-                b["key"]: {"count": b["doc_count"], "seconds": round(b["seconds"]["value"], 3)}
-                for b in aggs["timings"]["stages"]["buckets"]
-            },
+            "stages": dict(
+                sorted(
+                    (stage_name(key), {"count": count, "seconds": round(seconds, 3)})
+                    for i, key in enumerate(keys)
+                    if (count := round(aggs[f"count{i}"]["value"]))
+                    for seconds in [aggs[f"seconds{i}"]["value"]]
+                )
+            ),  # fmt: skip
         }
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MAPPING_VERSION = 2  # 2: display-only fields not indexed, text without positions
+# 2: display-only fields not indexed, text without positions; 3: per-stage timing sums
+# in flat fields instead of nested objects, the body as one JSON string
+MAPPING_VERSION = 3
 
 KEYWORD = {"type": "keyword"}
 # For values read from paper: an overlong one (a whole paragraph read as one field) is kept
@@ -64,18 +66,31 @@ DOCUMENTS: dict[str, Any] = {
         # A re-scan (near reuse) carries the text of the paper it re-scans: one paper, one
         # hit. Its text is kept here, for display only, instead of in `text`.
         "display_text": {"type": "text", "index": False},
-        "timings": {
-            "type": "nested",
-            "properties": {
-                "stage": KEYWORD,
-                "seconds": {"type": "float"},
-                "page": {"type": "integer"},
-                "worker": KEYWORD,
-            },
-        },
+        # Per stage (a field named by indexer.elasticsearch.stage_key): how many timings
+        # and their seconds summed, for the stats summed over documents. Flat fields, not
+        # nested objects: each nested object is one more Lucene document to write.
+        "stage_count": {"type": "object", "dynamic": "true"},
+        "stage_seconds": {"type": "object", "dynamic": "true"},
         "valid_fields": STORED_ONLY,  # first valid value per field name, for search hits
-        "body": STORED_ONLY,  # the whole Document, the source of get_document
+        # The whole Document as one JSON string, the source of get_document: the server
+        # stores it without walking thousands of tokens of words and boxes.
+        "body": STORED_ONLY,
     },
+    # Summed by aggregations only: doc values, no index terms.
+    "dynamic_templates": [
+        {
+            "stage_count": {
+                "path_match": "stage_count.*",
+                "mapping": {"type": "long", "index": False},
+            }
+        },
+        {
+            "stage_seconds": {
+                "path_match": "stage_seconds.*",
+                "mapping": {"type": "double", "index": False},
+            }
+        },
+    ],  # fmt: skip
 }
 
 PAGES: dict[str, Any] = {

@@ -561,6 +561,35 @@ def test_stats_same_as_sqlite(es: ElasticsearchIndex, sqlite: SqliteIndex) -> No
     assert es.stats() == sqlite.stats()
 
 
+def test_stats_of_any_stage_name_same_as_sqlite(
+    es: ElasticsearchIndex, sqlite: SqliteIndex
+) -> None:
+    """GIVEN stages whose names are no plain field name (a dot, capitals, diacritics) and
+    a stage timed twice in one document
+    THEN the per-stage counts and seconds (flat fields, not nested objects) are SQLite's."""
+    docs = corpus()
+    for doc in docs:
+        doc.timings += [
+            StageTiming(doc.id, "ocr.vie", 0.125, "w2", 0),
+            StageTiming(doc.id, "Đọc", 0.5),
+            StageTiming(doc.id, "read", 0.75, "w2", 1),
+        ]
+    es.put_documents(docs)
+    sqlite.put_documents(docs)
+    stages = es.stats()["stages"]
+    assert stages == sqlite.stats()["stages"]
+    assert stages["read"]["count"] == 2 * len(docs) and "ocr.vie" in stages and "Đọc" in stages
+
+
+def test_stage_keys_are_field_names_that_read_back() -> None:
+    from indexer.elasticsearch import stage_key, stage_name
+
+    for stage in ["read", "near_check", "ocr.vie", "Đọc", "x-1", "", " "]:
+        key = stage_key(stage)
+        assert stage_name(key) == stage
+        assert key and "." not in key
+
+
 def test_indexed_body_is_the_documents_json() -> None:
     """The fast converter (pipeline.model.plain, used for every stored body) gives exactly
     the JSON of dataclasses.asdict, the reference (no server needed)."""
