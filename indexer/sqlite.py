@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -474,6 +475,38 @@ class _Writer:
                 sys.setswitchinterval(self._interval)
 
 
+class _Checkpointer:
+    """A thread with a connection of its own that checkpoints the WAL after each commit
+    it is woken for (PASSIVE: it never waits for, nor blocks, the writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(str(self._path), timeout=30.0)
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+
 class SqliteIndex:
     """The Index protocol over one SQLite file. One writer process; readers any time."""
 
@@ -481,6 +514,7 @@ class SqliteIndex:
         self.path = path
         self._writes = 0  # commits by this connection (data_version counts the others')
         self._bulk_loading = False  # inside bulk_mode(): memory is not the concern there
+        self._checkpointer: _Checkpointer | None = None  # inside bulk_mode()
         self._search_rows: _SearchRows | None = None
         try:
             if readonly:
@@ -528,14 +562,22 @@ class SqliteIndex:
         """For a large load (reindex, benchmarks): the look-up indexes are dropped, then
         built again once at the end, even on error. Searches meanwhile are correct but
         slow. If the process dies in between, the next open builds them (_migrate runs
-        the schema, which creates what is missing)."""
+        the schema, which creates what is missing). Meanwhile a thread of its own copies
+        committed pages from the WAL into the catalog (a checkpoint, with its fsync), not
+        the committing call."""
         with self.transaction() as conn:
             for name in LOOKUP_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         self._bulk_loading = True
+        autocheckpoint = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer = _Checkpointer(self.path)
         try:
             yield
         finally:
+            self._checkpointer.stop()
+            self._checkpointer = None
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
             self._bulk_loading = False
             with self.transaction() as conn:
                 for sql in _CREATE_INDEX.values():
@@ -553,6 +595,8 @@ class SqliteIndex:
         else:
             self.conn.commit()
             self._writes += 1
+            if self._checkpointer is not None:
+                self._checkpointer.wake()
 
     # -- documents ---------------------------------------------------------------
 

@@ -6,6 +6,8 @@ definitions; a write failing on the writer thread leaves nothing behind."""
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,33 @@ def test_a_failing_chunk_on_the_writer_thread_leaves_nothing(
         assert index.count_documents() == 0
         assert index.conn.execute("SELECT COUNT(*) FROM fields").fetchone()[0] == 0
         index.put_documents(DOCS)
+        assert index.count_documents() == len(DOCS)
+    finally:
+        index.close()
+
+
+def _threads() -> set[str]:
+    return {thread.name for thread in threading.enumerate()}
+
+
+def test_bulk_mode_checkpoints_on_a_thread_of_its_own(tmp_path: Path) -> None:
+    """GIVEN a catalog in bulk mode (no checkpoint by the committing connection)
+    WHEN documents are put THEN a thread of its own copies them from the WAL into the
+    catalog file; after bulk mode the thread is gone and commits checkpoint again."""
+    path = tmp_path / "catalog.sqlite"
+    index = SqliteIndex(path)
+    try:
+        before = path.stat().st_size
+        with index.bulk_mode():
+            assert index.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+            assert "sqlite-checkpoint" in _threads()
+            index.put_documents(DOCS)
+            deadline = time.monotonic() + 20
+            while path.stat().st_size == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert path.stat().st_size > before
+        assert "sqlite-checkpoint" not in _threads()
+        assert index.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
         assert index.count_documents() == len(DOCS)
     finally:
         index.close()
