@@ -217,9 +217,14 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     counts = cv2.calcHist([level], [0], ink, [256], [0, 256]).ravel().astype(np.int64)
     text = quantiles(counts, (25,))[0]
     dark_below = text + DARK_SHARE * (255 - text)
-    dark = (level < dark_below).astype(np.uint8)
+    # 0/1 masks by thresholds, one pass each (whole levels: level < x is level <= ceil(x) - 1).
+    above = math.ceil(dark_below) - 1
+    dark = cv2.threshold(level, above, 1, cv2.THRESH_BINARY_INV)[1]
     halo = cv2.dilate(dark, np.ones((5, 5), np.uint8))
-    faint = ((level < 225) & (halo == 0)).astype(np.uint8)
+    faint = cv2.bitwise_and(
+        cv2.threshold(level, 224, 1, cv2.THRESH_BINARY_INV)[1],
+        cv2.threshold(halo, 0, 1, cv2.THRESH_BINARY_INV)[1],
+    )  # level < 225 and no dark ink nearby
     faint = cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     reach = max(3, half[0] // 60)
     joined = cv2.dilate(faint, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
@@ -241,8 +246,7 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     # The levels by bit operations on the 0/255 comparison page: ink (0) | FAINT where its
     # level is faint gives INK or FAINT, paper stays 255; then XOR 1 inside seals turns
     # INK, FAINT, PAPER into SEAL_INK, SEAL_FAINT, SEAL_PAPER. (level >= dark_below for
-    # whole levels is level > ceil(dark_below) - 1.)
-    above = math.ceil(dark_below) - 1
+    # whole levels is level > ceil(dark_below) - 1, `above`.)
     faint = cv2.threshold(
         cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), above, FAINT, cv2.THRESH_BINARY
     )[1]
