@@ -5,6 +5,7 @@ definitions; a write failing on the writer thread leaves nothing behind."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ import pytest
 import indexer.sqlite as sqlite_backend
 from bench.index_bench import documents
 from indexer.base import SearchQuery, phash_chunks
-from indexer.sqlite import SqliteIndex
+from indexer.sqlite import SqliteIndex, document_json
 
 DOCS = list(documents(95))
 TABLES = {
@@ -47,8 +48,8 @@ def test_chunked_put_stores_what_single_puts_store(
     WHEN they are put in one call of 10-document chunks (a writer thread from the second
     chunk on) into one catalog, and one by one into another
     THEN both catalogs hold the same rows and answer searches alike, the page hash chunks
-    are phash_chunks() of each page, the search rows carry each document's facets, and
-    the switch interval is given back."""
+    are phash_chunks() of each page, the search rows carry each document's facets, the
+    bodies are text as document_json writes it, and the switch interval is given back."""
     monkeypatch.setattr(sqlite_backend, "PUT_CHUNK", 10)
     interval = sys.getswitchinterval()
     chunked = SqliteIndex(tmp_path / "chunked.sqlite")
@@ -69,6 +70,9 @@ def test_chunked_put_stores_what_single_puts_store(
             (doc.id, doc.doc_type, doc.office, doc.main_date[:4], doc.created_at) for doc in DOCS
         )
         assert len(got["dossier_documents"]) == len(DOCS)
+        # Bodies are bound as UTF-8 bytes and stored as text, as document_json writes them.
+        bodies = dict(chunked.conn.execute("SELECT id, body FROM document_bodies"))
+        assert all(bodies[doc.id] == document_json(doc) for doc in DOCS)
         for query in (SearchQuery(text="nguyen van"), SearchQuery(office="dich vong")):
             assert chunked.search(query) == single.search(query)
         assert chunked.find_pages_by_phash(DOCS[40].pages[0].phash, 4)[0].document_id == (
@@ -127,3 +131,26 @@ def test_bulk_mode_checkpoints_on_a_thread_of_its_own(tmp_path: Path) -> None:
         assert index.count_documents() == len(DOCS)
     finally:
         index.close()
+
+
+def test_new_catalogs_have_large_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
+    """GIVEN a catalog file made with 4 KB pages WHEN opened THEN it keeps them (and its
+    documents); a new catalog gets PAGE_SIZE pages, which hold a document's body whole."""
+    old = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    index = SqliteIndex(old)
+    index.put_documents(DOCS[:5])
+    index.close()
+    index = SqliteIndex(old)
+    new = SqliteIndex(tmp_path / "new.sqlite")
+    try:
+        assert index.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert index.count_documents() == 5
+        assert new.conn.execute("PRAGMA page_size").fetchone()[0] == sqlite_backend.PAGE_SIZE
+        assert len(document_json(DOCS[0]).encode()) < sqlite_backend.PAGE_SIZE // 2
+    finally:
+        index.close()
+        new.close()
