@@ -345,3 +345,34 @@ def test_seal_ink_is_not_compared_but_the_text_under_it_is():
         for image in (render(trick), rescan(render(trick), "light", 9)):
             result = confirm(prepare(image), base, boxes)
             assert not result.same, f"{name} was reused: {result.reason}"
+
+
+def test_differences_are_placed_on_the_page():
+    """GIVEN two ink masks that agree except for blobs in two distant places (one only in
+    each page) WHEN their differences are found THEN each blob comes back where it is on
+    the page, with its size, as a labelling of the whole page finds it; equal masks have
+    none."""
+    from pipeline.near import _differences
+
+    rng = np.random.default_rng(4)
+    ink = np.zeros((1200, 900), np.uint8)
+    for _ in range(300):  # letter-like strokes both pages share
+        x, y = int(rng.integers(20, 860)), int(rng.integers(20, 1160))
+        cv2.rectangle(ink, (x, y), (x + 12, y + 3), 255, -1)
+    ink[400:420, 50:70] = 0  # room for the blobs
+    ink[1000:1030, 800:830] = 0
+    query, stored_ink = ink.copy(), ink.copy()
+    query[405:413, 55:64] = 255  # only on the query
+    stored_ink[1010:1016, 810:821] = 255  # only on the stored page
+    where = np.full_like(ink, 255)
+
+    diff, blobs = _differences(query, stored_ink, 25.0, where)
+
+    count, _, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
+    assert blobs == [tuple(int(v) for v in stats[i]) for i in range(1, count)]
+    planted = [(55, 405, 64, 413), (810, 1010, 821, 1016)]  # x0, y0, x1, y1
+    assert len(blobs) == 2
+    for (x, y, w, h, _), (x0, y0, x1, y1) in zip(blobs, planted, strict=True):
+        # Where it was planted, to the pixel the even-sized opening moves it by.
+        assert x0 <= x <= x0 + 1 and x + w <= x1 + 1 and y0 <= y <= y0 + 1 and y + h <= y1 + 1
+    assert _differences(ink, ink.copy(), 25.0, where)[1] == []
