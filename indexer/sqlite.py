@@ -442,6 +442,25 @@ class _SearchRows:
         )
 
 
+_switches = {"users": 0, "saved": 0.0}  # writers running, and the interval before the first
+_switches_lock = threading.Lock()
+
+
+def _short_switches(on: bool) -> None:
+    """WRITER_SWITCH_INTERVAL while any writer thread runs (the interval is the process's:
+    two catalogs writing at once must not restore it under each other)."""
+    with _switches_lock:
+        if on:
+            if _switches["users"] == 0:
+                _switches["saved"] = sys.getswitchinterval()
+                sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+            _switches["users"] += 1
+        else:
+            _switches["users"] -= 1
+            if _switches["users"] == 0:
+                sys.setswitchinterval(_switches["saved"])
+
+
 class _Writer:
     """Runs put_documents' chunk writes one after another: the first in the calling
     thread, later ones on a thread of their own, at most one behind the caller (so at
@@ -452,7 +471,6 @@ class _Writer:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self._started = False
-        self._interval = sys.getswitchinterval()
 
     def submit(self, write: Callable[..., None], *args: Any) -> None:
         if not self._started:
@@ -463,7 +481,7 @@ class _Writer:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
             # The writer takes the GIL back after each statement; by default a busy
             # caller would keep it for up to 5 ms each time.
-            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+            _short_switches(True)
         self._wait()
         self._pending = self._pool.submit(write, *args)
 
@@ -482,7 +500,7 @@ class _Writer:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)  # (on an error, the caller's error goes on)
-                sys.setswitchinterval(self._interval)
+                _short_switches(False)
 
 
 class _Checkpointer:

@@ -154,3 +154,25 @@ def test_new_catalogs_have_large_pages_and_old_ones_keep_theirs(tmp_path: Path) 
     finally:
         index.close()
         new.close()
+
+
+def test_two_catalogs_writing_at_once_give_the_switch_interval_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN two catalogs, each put many chunks from a thread of its own, at once
+    WHEN both are done THEN both hold their documents and the process's switch interval
+    is what it was (neither restored it under the other)."""
+    monkeypatch.setattr(sqlite_backend, "PUT_CHUNK", 5)
+    interval = sys.getswitchinterval()
+    indexes = [SqliteIndex(tmp_path / f"{n}.sqlite") for n in range(2)]
+    try:
+        threads = [threading.Thread(target=index.put_documents, args=(DOCS,)) for index in indexes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [index.count_documents() for index in indexes] == [len(DOCS)] * 2
+        assert sys.getswitchinterval() == interval
+    finally:
+        for index in indexes:
+            index.close()
