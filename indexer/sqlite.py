@@ -355,12 +355,16 @@ def _prepare_rows(docs: list[Document], first_rowid: int) -> dict[str, Any]:
 
 
 def _write_rows(conn: sqlite3.Connection, prepared: dict[str, Any]) -> None:
-    """Write rows made by _prepare_rows: a few statements, each a whole chunk's rows."""
+    """Write rows made by _prepare_rows: a few statements, each a whole chunk's rows (or
+    as many as SQLite takes variables for: documents of many pages)."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     for table, rows in prepared["rows"].items():
-        if rows:
+        step = max(1, limit // _ROW[table].count("?"))
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
             conn.execute(
-                f"{_INSERT[table]} VALUES {_values(table, len(rows))}",
-                list(chain.from_iterable(rows)),
+                f"{_INSERT[table]} VALUES {_values(table, len(part))}",
+                list(chain.from_iterable(part)),
             )
     span = (prepared["first"], prepared["last"])
     for sql in _DERIVED_STATEMENTS:

@@ -5,6 +5,7 @@ definitions; a write failing on the writer thread leaves nothing behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import sys
 import threading
@@ -176,3 +177,23 @@ def test_two_catalogs_writing_at_once_give_the_switch_interval_back(
     finally:
         for index in indexes:
             index.close()
+
+
+def test_chunks_with_more_values_than_sqlite_takes_at_once(tmp_path: Path) -> None:
+    """GIVEN a catalog whose SQLite takes at most 50 variables per statement (the build
+    limit can be as low as 999; a chunk of long documents has thousands of page rows)
+    WHEN documents with 30 pages each are put THEN every page and field is stored."""
+    docs = list(documents(12))
+    for doc in docs:
+        doc.pages = [dataclasses.replace(doc.pages[0], index=n) for n in range(30)]
+    index = SqliteIndex(tmp_path / "catalog.sqlite")
+    try:
+        index.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)
+        index.put_documents(docs)
+        one = index.conn.execute
+        assert one("SELECT COUNT(*) FROM pages").fetchone()[0] == 12 * 30
+        assert one("SELECT COUNT(*) FROM phash_chunks").fetchone()[0] == 12 * 30 * 8
+        assert one("SELECT COUNT(*) FROM fields").fetchone()[0] == 12 * 4
+        assert index.get_document(docs[3].id) == docs[3]
+    finally:
+        index.close()
