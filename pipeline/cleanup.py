@@ -157,9 +157,15 @@ def _seal_mask(red: np.ndarray) -> np.ndarray:
 
 
 def _components(ink: np.ndarray) -> tuple:
-    """cv2.connectedComponentsWithStats(ink, connectivity=8) by the BBDT algorithm: the
-    same labels and stats, ~30 % less time than OpenCV's default (Spaghetti) here."""
-    return cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    """cv2.connectedComponentsWithStats(ink, connectivity=8): the same labels and stats,
+    with 16-bit labels by the Spaghetti algorithm (measured on a 300-dpi page: 24 ms,
+    against 36 ms for 32-bit BBDT and 75 ms for 32-bit Spaghetti). A page with more
+    components than 16 bits hold (OpenCV raises then, it does not wrap) gets 32-bit
+    labels by BBDT."""
+    try:
+        return cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_16U, cv2.CCL_SPAGHETTI)
+    except cv2.error:
+        return cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_BBDT)
 
 
 def _shrink(gray: np.ndarray, side: int) -> np.ndarray:

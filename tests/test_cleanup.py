@@ -314,14 +314,21 @@ def test_noise_sigma_is_the_float_estimate() -> None:
 
 
 def test_components_equal_opencv_default_labelling() -> None:
-    """GIVEN random ink masks from sparse to dense WHEN labelled by the BBDT algorithm
-    THEN labels, stats and centroids are those of OpenCV's default labelling."""
+    """GIVEN random ink masks from sparse to dense, and one with more components than
+    16-bit labels hold WHEN labelled THEN labels (the same values), stats and centroids
+    are those of OpenCV's default labelling."""
     rng = np.random.default_rng(1)
-    for density in (0.05, 0.3, 0.6):
-        for shape in [(7, 5), (300, 401)]:
-            ink = (rng.random(shape) < density).astype(np.uint8)
-            want = cv2.connectedComponentsWithStats(ink, connectivity=8)
-            got = components(ink)
-            assert got[0] == want[0]
-            for a, b in zip(got[1:], want[1:], strict=True):
-                assert np.array_equal(a, b)
+    masks = [
+        (rng.random(shape) < density).astype(np.uint8)
+        for density in (0.05, 0.3, 0.6)
+        for shape in [(7, 5), (300, 401)]
+    ]
+    dots = np.zeros((600, 600), np.uint8)
+    dots[::2, ::2] = 1  # 90,000 components: past what 16 bits hold
+    for ink in [*masks, dots]:
+        want = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        got = components(ink)
+        assert got[0] == want[0]
+        for a, b in zip(got[1:], want[1:], strict=True):
+            assert np.array_equal(a, b)
+    assert components(dots)[0] == 90_001
