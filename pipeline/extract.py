@@ -278,7 +278,7 @@ def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
     candidates: list[tuple[int, float, int, int, Label]] = []
     for label in labels:
         n = len(label.text.split())
-        target = label.compact
+        target, strong = label.compact, label.strong  # properties: computed once a label
         for start in range(len(toks)):
             best, best_end = 0.0, 0
             # OCR splits and glues words: try one token fewer and one more.
@@ -287,9 +287,12 @@ def find_labels(line: Line, labels: Sequence[Label]) -> list[LabelMatch]:
                 if end > len(toks):
                     continue
                 window = "".join(toks[start:end])
-                if label.strong:
+                if strong:
                     score = fuzz.ratio(target, window)
                     needed = 85 if len(target) >= 10 and size == n else 90
+                    # The ends are compared only for a window that would be taken.
+                    if score < needed or score <= best:
+                        continue
                     if not _ends_agree(label, window, toks[end - 1]):
                         continue
                 else:
