@@ -87,6 +87,25 @@ def to_array(image: Image.Image) -> np.ndarray:
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 
 
+def _decode_png(raw: bytes) -> np.ndarray | None:
+    """An 8-bit gray or RGB, non-interlaced PNG (nearly every scanned page) decoded by
+    imagecodecs' libpng, whose inflate is faster than OpenCV's: the same pixels (BGR), 30 %
+    less CPU (measured on the 25 bench pages: 88 -> 62 ms a page, the RGB -> BGR swap
+    included). None for any other PNG, and for data it cannot decode."""
+    # IHDR right after the signature: bit depth, colour type, ..., interlace method.
+    if len(raw) < 33 or raw[12:16] != b"IHDR" or raw[24] != 8 or raw[25] not in (0, 2) or raw[28]:
+        return None
+    from imagecodecs import png_decode  # only where a PNG is read (~5 ms to import)
+
+    try:
+        pixels = png_decode(raw)
+    except Exception:  # imagecodecs' own error types; Pillow then reports the damage
+        return None
+    if pixels.ndim == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    return pixels
+
+
 def _decode_fast(image: Image.Image, path: Path, data: bytes | None) -> np.ndarray | None:
     """The common scan (a single 8-bit gray or RGB PNG or JPEG) decoded by OpenCV: 30 %
     less CPU than Pillow's decode plus its copy into numpy (measured: 85 vs 120 ms for a
@@ -102,7 +121,9 @@ def _decode_fast(image: Image.Image, path: Path, data: bytes | None) -> np.ndarr
         image.format == "JPEG" and b"\xff\xd9" not in tail
     ):
         return None
-    pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    pixels = _decode_png(raw) if image.format == "PNG" else None
+    if pixels is None:
+        pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     expected = image.size[::-1] + (() if image.mode == "L" else (3,))
     if pixels is None or pixels.dtype != np.uint8 or pixels.shape != expected:
         return None
