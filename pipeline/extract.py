@@ -12,6 +12,7 @@ import statistics
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -44,6 +45,7 @@ class DocumentAnalysis:
 # ---------------------------------------------------------------- text and lines
 
 
+@lru_cache(maxsize=4096)  # a page repeats a few hundred characters thousands of times
 def _strip_char(ch: str, lower: bool) -> str:
     """One character without its marks (đ -> d), always one character long, so spans in
     the stripped text are spans in the original."""
