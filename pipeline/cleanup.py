@@ -528,8 +528,16 @@ def _clear_edge_blobs(binary: np.ndarray) -> bool:
 LEADER_MIN_DOTS = 5  # "....." : fewer aligned dots are an ellipsis or tone marks
 
 
-def _colon_dot(i: int, dots: np.ndarray, centroids: np.ndarray, char_px: float) -> bool:
-    """Whether dot `i` has another dot straight above it (a colon's, not a leader's)."""
+def _colon_dot(
+    i: int, dots: np.ndarray, dot_y: np.ndarray, centroids: np.ndarray, char_px: float
+) -> bool:
+    """Whether dot `i` has another dot straight above it (a colon's, not a leader's).
+    `dots` are sorted by height, `dot_y` their heights: only the dots a pixel either side
+    of the band searched are tested (exactly as all of them would be), not a page's all."""
+    y = centroids[i, 1]
+    lo = np.searchsorted(dot_y, y - 0.9 * char_px - 1.0, side="left")
+    hi = np.searchsorted(dot_y, y - 0.2 * char_px + 1.0, side="right")
+    dots = dots[lo:hi]
     dx = np.abs(centroids[dots, 0] - centroids[i, 0])
     dy = centroids[i, 1] - centroids[dots, 1]
     return bool(np.any((dx < 0.3 * char_px) & (dy > 0.2 * char_px) & (dy < 0.9 * char_px)))
@@ -564,9 +572,10 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     if len(ids) < LEADER_MIN_DOTS:
         return 0
     ids = ids[np.argsort(centroids[ids, 1])]
+    ids_y = centroids[ids, 1]
     # Bands of dots at about one height, then runs along each band: the next dot within
     # a character height to the right and on the same baseline.
-    cuts = np.nonzero(np.diff(centroids[ids, 1]) > 0.2 * char_px)[0] + 1
+    cuts = np.nonzero(np.diff(ids_y) > 0.2 * char_px)[0] + 1
     removed = 0
     for band in np.split(ids, cuts):
         if len(band) < LEADER_MIN_DOTS:
@@ -577,9 +586,9 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
         for run in np.split(band, breaks + 1):
             # A colon's lower dot sits on the baseline beside the leader ("Số:......"):
             # it keeps its upper dot, and the label its separator.
-            while len(run) and _colon_dot(run[0], ids, centroids, char_px):
+            while len(run) and _colon_dot(run[0], ids, ids_y, centroids, char_px):
                 run = run[1:]
-            while len(run) and _colon_dot(run[-1], ids, centroids, char_px):
+            while len(run) and _colon_dot(run[-1], ids, ids_y, centroids, char_px):
                 run = run[:-1]
             if len(run) < LEADER_MIN_DOTS:
                 continue
