@@ -239,11 +239,14 @@ def _sharpness(values: np.ndarray, span: int, angles: np.ndarray, other: np.ndar
     """Projection-profile sharpness for each candidate angle (radians): sum of squared
     bin counts, scaled so that a uniform spread scores 1."""
     n = len(values)
-    projected = values[None, :] * np.cos(angles)[:, None] + other[None, :] * np.sin(angles)[:, None]
+    # In place where numpy allows (the same sums and floors, two fewer temporaries).
+    projected = values[None, :] * np.cos(angles)[:, None]
+    projected += other[None, :] * np.sin(angles)[:, None]
     low = int(np.floor(projected.min()))
     width = int(np.ceil(projected.max())) - low + 1
     offsets = (np.arange(len(angles), dtype=np.int64) * width - low)[:, None]
-    bins = np.floor(projected).astype(np.int64) + offsets
+    bins = np.floor(projected, out=projected).astype(np.int64)
+    bins += offsets
     counts = np.bincount(bins.ravel(), minlength=width * len(angles)).reshape(len(angles), width)
     counts = counts.astype(np.float64)
     return np.einsum("ij,ij->i", counts, counts) * span / max(n * n, 1)
