@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -23,6 +24,7 @@ TIE_MARGIN = 0.05  # the best type must beat the second by this much
 HEADER_LINES = 14  # a title is looked for among a page's first lines
 
 
+@lru_cache(maxsize=8192)  # schema titles, labels and keywords are folded again per document
 def fold_line(text: str) -> str:
     """Folded, punctuation-free, single-spaced: what titles and keywords are matched on."""
     return " ".join(re.findall(r"[a-z0-9]+", fold(text)))
