@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
-
 
 @dataclass(frozen=True)
 class PdfPagePart:
@@ -20,6 +18,11 @@ class PdfPagePart:
 
 def assemble(parts: list[PdfPagePart], destination: Path) -> None:
     """Write the pages in order to `destination` (the caller makes it atomic)."""
+    # Imported here, not at the top: pypdf (with its cryptography provider, ~0.17 s)
+    # is only needed once a document is complete, so `dossier ingest` reaches its first
+    # page without it, and the page workers never load it.
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     readers: dict[Path, PdfReader] = {}
     for part in parts:
