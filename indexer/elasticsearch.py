@@ -12,6 +12,7 @@ the same words.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import re
@@ -69,6 +70,8 @@ BULK_RETRIES = 5  # sends of items refused with RETRY_STATUS, with back-off
 BULK_MAX_BACKOFF = 30  # seconds
 RETRY_STATUS = (429, 502, 503, 504)  # overloaded or restarting: worth another try
 FACET_SIZE = 20
+# Index settings for the length of a bulk load (restored after it).
+BULK_SETTINGS = {"index.refresh_interval": "-1", "index.translog.durability": "async"}
 PAGE_SIZE = 1000  # hits per search_after page when reading everything
 
 
@@ -414,7 +417,7 @@ class ElasticsearchIndex:
         are looked up by search); a catalog's documents are sent once. put_documents
         does not refresh meanwhile, and keeps two groups in flight (BULK_DEPTH)."""
         names = [self.names[kind] for kind in ("documents", "pages", "dossier_documents")]
-        bulk = {"index.refresh_interval": "-1", "index.translog.durability": "async"}
+        bulk = BULK_SETTINGS
         with self._errors("preparing a bulk load"):
             found = self.client.indices.get_settings(
                 index=names, name=list(bulk), flat_settings=True
@@ -554,17 +557,29 @@ class ElasticsearchIndex:
         depth = BULK_DEPTH if self._bulk_loading else 1
         written = 0
         in_flight: deque[Future[int]] = deque()
-        with ThreadPoolExecutor(depth, thread_name_prefix="es-bulk") as sender:
-            try:
-                for group in batches(docs, BULK_DOCS):
-                    prepared = self._prepare_group(group)
-                    if len(in_flight) == depth:
+        # In a bulk load the cyclic garbage collector is paused for the call: its full
+        # passes walk every live object (a batch is hundreds of thousands of words and
+        # boxes) yet find nothing to free, since bulk items form no cycles; ~20 % of the
+        # client's CPU. Reference counting still frees everything; the collector is back on
+        # return, even on error.
+        paused = self._bulk_loading and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            with ThreadPoolExecutor(depth, thread_name_prefix="es-bulk") as sender:
+                try:
+                    for group in batches(docs, BULK_DOCS):
+                        prepared = self._prepare_group(group)
+                        if len(in_flight) == depth:
+                            written += in_flight.popleft().result()
+                        in_flight.append(sender.submit(self._send_group, *prepared))
+                    while in_flight:
                         written += in_flight.popleft().result()
-                    in_flight.append(sender.submit(self._send_group, *prepared))
-                while in_flight:
-                    written += in_flight.popleft().result()
-            finally:
-                wait(in_flight)  # on an error here, the groups in flight end first
+                finally:
+                    wait(in_flight)  # on an error here, the groups in flight end first
+        finally:
+            if paused:
+                gc.enable()
         if refresh and not self._bulk_loading:
             self.refresh()
         for entry in reuse_entries:
