@@ -12,13 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 # 2: display-only fields not indexed, text without positions; 3: per-stage timing sums
-# in flat fields instead of nested objects, the body as one JSON string
-MAPPING_VERSION = 3
+# in flat fields instead of nested objects, the body as one JSON string; 4: fields only
+# filtered on without doc values
+MAPPING_VERSION = 4
 
 KEYWORD = {"type": "keyword"}
 # For values read from paper: an overlong one (a whole paragraph read as one field) is kept
 # in _source but not indexed, instead of failing the document (Lucene's term limit).
 LONG_KEYWORD = {"type": "keyword", "ignore_above": 4096}
+# Matched by term, terms or wildcard filters only (never sorted, aggregated or tested
+# with exists): index terms, no doc values (less for the server to write per document).
+FILTER_KEYWORD = {"type": "keyword", "doc_values": False}
+LONG_FILTER_KEYWORD = {**FILTER_KEYWORD, "ignore_above": 4096}
 # Stored in _source for display only: neither indexed nor searchable.
 STORED_ONLY = {"type": "object", "enabled": False}
 # Read back from _source, never searched, sorted or aggregated: no index terms, no doc
@@ -41,21 +46,21 @@ DOCUMENTS: dict[str, Any] = {
         "last_page": SHOWN_INTEGER,
         "doc_type": KEYWORD,
         "status": SHOWN_KEYWORD,
-        "person_id": KEYWORD,
+        "person_id": FILTER_KEYWORD,
         "doc_number": KEYWORD,
         "expiry_date": SHOWN_KEYWORD,
         # Values of every *id_number field: a citizen ID filter matches any of them; the
         # valid ones find a person's documents.
-        "id_numbers": KEYWORD,
-        "valid_id_numbers": KEYWORD,
+        "id_numbers": FILTER_KEYWORD,
+        "valid_id_numbers": FILTER_KEYWORD,
         "reuse_kind": SHOWN_KEYWORD,
         # "name=value" for every field with a value: exact field filters by terms.
-        "field_pairs": LONG_KEYWORD,
+        "field_pairs": LONG_FILTER_KEYWORD,
         "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
         "year": KEYWORD,
         "office": LONG_KEYWORD,
-        "office_folded": LONG_KEYWORD,
-        "dossier_id": KEYWORD,
+        "office_folded": LONG_FILTER_KEYWORD,
+        "dossier_id": FILTER_KEYWORD,
         "created_at": {"type": "date"},
         "seconds": SHOWN_FLOAT,  # document-level stages
         "total_seconds": SHOWN_FLOAT,  # every stage, pages included (None: no timing)
@@ -96,13 +101,14 @@ DOCUMENTS: dict[str, Any] = {
 PAGES: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
-        "document_id": KEYWORD,
-        "page_index": {"type": "integer"},
+        "document_id": FILTER_KEYWORD,
+        "page_index": SHOWN_INTEGER,
         "method": KEYWORD,
-        # The 64-bit hash stored bit for bit as a signed long (no unsigned type in core).
-        "phash": {"type": "long"},
+        # The 64-bit hash stored bit for bit as a signed long (no unsigned type in core),
+        # read back from _source only.
+        "phash": {"type": "long", "index": False, "doc_values": False},
         # Chunks (indexer.base.phash_chunks) for the near-duplicate terms look-up.
-        "phash_chunks": {"type": "long"},
+        "phash_chunks": {"type": "long", "doc_values": False},
     },
 }
 
