@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.cleanup import components as _components
 from pipeline.cleanup import quantiles, to_gray
 
 log = logging.getLogger(__name__)
@@ -346,16 +347,6 @@ def _half(ink: np.ndarray) -> np.ndarray:
     or column, paper margin, is dropped). Half pixel (i, j) covers full pixels 2i, 2i+1."""
     h, w = ink.shape
     return cv2.resize(ink[: h - h % 2, : w - w % 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-
-
-def _components(mask: np.ndarray) -> tuple:
-    """connectedComponentsWithStats (8-connected) with 16-bit labels, ~3x faster on a
-    page than 32-bit ones; 32-bit when a page has more components than 16 bits hold
-    (OpenCV raises then, it does not wrap)."""
-    try:
-        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
-    except cv2.error:
-        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
 
 
 def _peak(response: np.ndarray) -> tuple[float, float]:

@@ -15,13 +15,13 @@ from pipeline.cleanup import (
     TARGET_CHAR_HEIGHT,
     char_height,
     cleanup,
+    components,
     drop_red,
     neighbour_lean,
     noise_sigma,
     remove_leaders,
     to_gray,
 )
-from pipeline.cleanup import _components as components
 from pipeline.cleanup import _percentiles as histogram_percentiles
 
 
