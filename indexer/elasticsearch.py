@@ -93,29 +93,18 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
 _WORD = re.compile(r"\w+", re.UNICODE)  # the tokens of indexer.highlight.query_terms
 
 
-class _WordTerms(dict[str, str]):
-    """The folded terms of each whitespace-separated word seen: a catalog repeats a few
-    thousand syllables, and map() over this dict's lookups makes no Python call for a
-    word already seen. Emptied when full."""
-
-    limit = 1 << 17
-
-    def __missing__(self, word: str) -> str:
-        terms = " ".join(_WORD.findall(fold(word)))
-        if len(self) >= self.limit:
-            self.clear()
-        self[word] = terms
-        return terms
-
-
-_WORD_TERMS = _WordTerms()
+@lru_cache(maxsize=1 << 17)
+def _word_terms(word: str) -> str:
+    """One whitespace-separated word's folded terms: a catalog repeats a few thousand
+    syllables, so each is folded and tokenized once."""
+    return " ".join(_WORD.findall(fold(word)))
 
 
 def folded_terms(text: str) -> str:
     """The folded, tokenized form both the index and the query use: the terms of
     query_terms(text), as SQLite's FTS sees them. Word by word (fold never crosses
     whitespace, and whitespace is no term character), each word's terms cached."""
-    return " ".join(filter(None, map(_WORD_TERMS.__getitem__, text.split())))
+    return " ".join(filter(None, map(_word_terms, text.split())))
 
 
 @lru_cache(maxsize=4096)
