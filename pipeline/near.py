@@ -91,8 +91,12 @@ def _paper_mask(image: np.ndarray) -> np.ndarray:
     return cv2.threshold(image, 127, 255, cv2.THRESH_BINARY)[1]
 
 
-def _ink(gray: np.ndarray) -> np.ndarray:
-    """Ink mask (255 = ink). Cleaned pages are binary or paper-normalized gray."""
+def _ink(gray: np.ndarray, binary: bool = False) -> np.ndarray:
+    """Ink mask (255 = ink). Cleaned pages are binary or paper-normalized gray. `binary`:
+    the page is 0/255 (cleanup's Otsu or adaptive binarization), where Otsu's threshold is
+    0, so the mask is the plain < 128 one: a threshold pass without Otsu's histogram."""
+    if binary:
+        return _ink_mask(gray)
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
@@ -183,12 +187,13 @@ def comparison_image(clean_image: np.ndarray) -> np.ndarray:
 
 
 def comparison_with_seals(
-    clean_image: np.ndarray, original: np.ndarray, to_clean: np.ndarray
+    clean_image: np.ndarray, original: np.ndarray, to_clean: np.ndarray, *, binary: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """comparison_geometry, with faint ink and seal regions marked (mark_seals). `original`
     is the page as loaded (gray or BGR) and `to_clean` the cleanup's 2x3 transform of it: the
-    cleaned page is binary, so how dark its ink was is read from the original."""
-    comparison, matrix = comparison_geometry(clean_image)
+    cleaned page is binary, so how dark its ink was is read from the original. `binary`:
+    the cleaned page is known to be 0/255 (see _ink)."""
+    comparison, matrix = comparison_geometry(clean_image, binary=binary)
     gray = to_gray(original)
     full = np.vstack([matrix, [0, 0, 1]]) @ np.vstack([np.asarray(to_clean, np.float64), [0, 0, 1]])
     h, w = comparison.shape
@@ -257,10 +262,12 @@ def mark_seals(comparison: np.ndarray, gray: np.ndarray) -> np.ndarray:
     return out
 
 
-def comparison_geometry(clean_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def comparison_geometry(
+    clean_image: np.ndarray, *, binary: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(comparison image, 2x3 affine mapping cleaned-page pixels to comparison pixels):
     the crop to the text box moves the origin, so field boxes need the offset too."""
-    ink = _ink(clean_image)
+    ink = _ink(clean_image, binary)
     x0, y0, x1, y1 = _text_box(ink)
     bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
     pad_x, pad_y = round(MARGIN * bw) + 4, round(MARGIN * bh) + 4

@@ -165,7 +165,10 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     # The original's gray levels tell a seal's faint ink from text (the cleaned page is binary);
     # the cleanup's gray copy of it spares a second colour conversion.
     original = pixels if clean.gray is None else clean.gray
-    comparison, to_compare = near.comparison_with_seals(clean.image, original, clean.transform)
+    binary = clean.metrics.binarization in ("otsu", "adaptive")  # a 0/255 page: no Otsu pass
+    comparison, to_compare = near.comparison_with_seals(
+        clean.image, original, clean.transform, binary=binary
+    )
     del pixels, original
     clean.gray = None
     page_hash = near.page_hash(comparison)

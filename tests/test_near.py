@@ -376,3 +376,24 @@ def test_differences_are_placed_on_the_page():
         # Where it was planted, to the pixel the even-sized opening moves it by.
         assert x0 <= x <= x0 + 1 and x + w <= x1 + 1 and y0 <= y <= y0 + 1 and y + h <= y1 + 1
     assert _differences(ink, ink.copy(), 25.0, where)[1] == []
+
+
+def test_binary_pages_skip_otsu_with_the_same_comparison_image():
+    """GIVEN a page cleanup binarized (0/255) and one it only normalized (gray) WHEN the
+    comparison image is made with binary=True THEN it is the Otsu one bit for bit; an
+    all-paper and an all-ink page give the same too."""
+    pixels = rescan(render(paper("application_form", 4)), "light", 4)
+    clean = cleanup(pixels, dpi_hint=300)
+    assert clean.metrics.binarization in ("otsu", "adaptive")
+    before = comparison_with_seals(clean.image, pixels, clean.transform)
+    after = comparison_with_seals(clean.image, pixels, clean.transform, binary=True)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    for level in (0, 255):
+        flat = np.full((300, 200), level, np.uint8)
+        assert np.array_equal(near_ink(flat, False), near_ink(flat, True))
+
+
+def near_ink(image: np.ndarray, binary: bool) -> np.ndarray:
+    from pipeline.near import _ink
+
+    return _ink(image, binary)
