@@ -109,6 +109,13 @@ def drop_red(bgr: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, bool]:
     Only roughly round, large red marks are seals; red print (a card's title and number,
     a red heading) runs in long lines and is kept. Black text under red ink stays dark in
     all three channels, so it is not touched."""
+    # A red pixel (r - max(g, b) > 70) is at least 49 levels brighter in red than in gray
+    # (gray = 0.299 r + 0.587 g + 0.114 b, so r - gray >= 0.701 * 71 - 0.5): where no pixel
+    # is even 40 brighter (a gray page rendered in colour, as scanned PDFs are), there is no
+    # red, found from one channel instead of splitting three (~12 ms instead of ~40 ms CPU).
+    r = cv2.extractChannel(bgr, 2)
+    if not cv2.countNonZero(cv2.threshold(cv2.subtract(r, gray), 40, 1, cv2.THRESH_BINARY)[1]):
+        return gray, False
     b, g, r = cv2.split(bgr)
     redness = cv2.subtract(r, cv2.max(g, b))
     # OpenCV thresholds (0/1) and a count: a third of numpy's full-page comparisons' time.
