@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -320,18 +321,72 @@ _ZIGZAG = sorted(
 # --- confirmation ---------------------------------------------------------------------------
 
 
-def _global_align(half_q: np.ndarray, half_s: np.ndarray) -> tuple[np.ndarray | None, float]:
+class StoredPage:
+    """A stored comparison image, with what every confirmation against it derives from it
+    alone (half-size ink, the alignment's copies, letter height, text zones), each made on
+    first use and kept: a worker's matcher keeps the recent ones, and pages of one
+    template keep proposing the same stored pages. The kept arrays are read-only."""
+
+    def __init__(self, image: np.ndarray):
+        self.image = image
+
+    @cached_property
+    def half(self) -> np.ndarray:
+        """The ink (255) at half size, by area."""
+        return _frozen(_half(_ink_mask(self.image)))
+
+    @cached_property
+    def ecc_copy(self) -> tuple[float, np.ndarray]:
+        """(factor from half size to the global alignment's copy, that copy blurred)."""
+        f = ECC_SIDE / max(self.half.shape)  # half size -> small
+        small = cv2.resize(self.half, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        return f, _frozen(cv2.GaussianBlur(small, (0, 0), 2).astype(np.float32))
+
+    @cached_property
+    def tiles(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(half-size ink blurred for the tile search, tile row bounds, column bounds,
+        which tiles hold enough ink to match), in half-size pixels."""
+        h, w = self.image.shape
+        rows, cols = max(1, round(h / TILE)), max(1, round(w / TILE))
+        hh, hw = self.half.shape
+        ys = np.linspace(0, hh, rows + 1).astype(int)
+        xs = np.linspace(0, hw, cols + 1).astype(int)
+        # Ink per tile from one pass (a tile with too little ink has nothing to match).
+        sums = cv2.integral((self.half > 64).astype(np.float32))
+        enough = np.zeros((rows, cols), bool)
+        for i in range(rows):
+            for j in range(cols):
+                y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
+                count = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+                enough[i, j] = not count < MIN_TILE_INK * (y1 - y0) * (x1 - x0)
+        blurred = cv2.GaussianBlur(self.half, (0, 0), 1.0)
+        return _frozen(blurred), ys, xs, enough
+
+    @cached_property
+    def structure(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """(half-size ink thresholded, letter height, text zones): one labelling serves
+        both the letter height and the zones."""
+        binary = cv2.threshold(self.half, 96, 255, cv2.THRESH_BINARY)[1]
+        components = _components(binary)
+        char = _char_height(binary, components)
+        return _frozen(binary), char, _frozen(_text_zones(binary, char, components))
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    image.flags.writeable = False  # kept between confirmations: nobody may draw on it
+    return image
+
+
+def _global_align(half_q: np.ndarray, stored: StoredPage) -> tuple[np.ndarray | None, float]:
     """(2x3 warp mapping full-size stored pixels to query pixels, ECC correlation), found
     on small blurred copies of the half-size ink (255 = ink): a translation by phase
     correlation, refined to affine by ECC."""
-    f = ECC_SIDE / max(half_s.shape)  # half size -> small
-    small_s = cv2.resize(half_s, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    f, blur_s = stored.ecc_copy
     small_q = cv2.resize(half_q, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     # Same canvas for both: the query padded or cut to the stored size.
-    canvas = np.zeros_like(small_s)
+    canvas = np.zeros(blur_s.shape, np.uint8)
     h, w = min(canvas.shape[0], small_q.shape[0]), min(canvas.shape[1], small_q.shape[1])
     canvas[:h, :w] = small_q[:h, :w]
-    blur_s = cv2.GaussianBlur(small_s, (0, 0), 2).astype(np.float32)
     blur_q = cv2.GaussianBlur(canvas, (0, 0), 2).astype(np.float32)
     (dx, dy), _ = cv2.phaseCorrelate(blur_s, blur_q)
     warp = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
@@ -376,39 +431,28 @@ def _half_warp(warp: np.ndarray) -> np.ndarray:
     return np.hstack([a, ((a @ np.full(2, 0.5) + t - 0.5) / 2)[:, None]])
 
 
-def _local_shifts(
-    half_q: np.ndarray, half_s: np.ndarray, warp: np.ndarray, size: tuple[int, int]
-) -> np.ndarray:
+def _local_shifts(half_q: np.ndarray, stored: StoredPage, warp: np.ndarray) -> np.ndarray:
     """A best shift per tile (rows, cols, 2; full-size pixels, applied before `warp`):
     scanners stretch sheets a little unevenly, and one affine leaves pixels of error at
     the far corners. Searched on the half-size ink (the query moved by `warp` there), to
     a fraction of a pixel."""
-    w, h = size
-    rows, cols = max(1, round(h / TILE)), max(1, round(w / TILE))
-    hh, hw = half_s.shape
+    bs, ys, xs, enough = stored.tiles
+    rows, cols = enough.shape
+    hh, hw = bs.shape
     moved = cv2.warpAffine(
         half_q, _half_warp(warp), (hw, hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     )
     # Matched as 8-bit images (what the blur gives): ~30% faster than as float copies of
     # them, the same correlations to a float rounding (~2e-7).
-    bq, bs = (cv2.GaussianBlur(i, (0, 0), 1.0) for i in (moved, half_s))
+    bq = cv2.GaussianBlur(moved, (0, 0), 1.0)
     reach = (MAX_SHIFT + 1) // 2
     padded = cv2.copyMakeBorder(bq, *(reach,) * 4, cv2.BORDER_CONSTANT, value=0)
     shifts = np.full((rows, cols, 2), np.nan, np.float32)
-    ys = np.linspace(0, hh, rows + 1).astype(int)
-    xs = np.linspace(0, hw, cols + 1).astype(int)
-    # Ink per tile from one pass (a tile with too little ink has nothing to match).
-    inked = (half_s > 64).astype(np.float32)
-    sums = cv2.integral(inked)
-    for i in range(rows):
-        for j in range(cols):
-            y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
-            count = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
-            if count < MIN_TILE_INK * (y1 - y0) * (x1 - x0):
-                continue
-            region = padded[y0 : y1 + 2 * reach, x0 : x1 + 2 * reach]
-            bx, by = _peak(cv2.matchTemplate(region, bs[y0:y1, x0:x1], cv2.TM_CCORR_NORMED))
-            shifts[i, j] = (2 * (bx - reach), 2 * (by - reach))
+    for i, j in zip(*np.nonzero(enough), strict=True):
+        y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
+        region = padded[y0 : y1 + 2 * reach, x0 : x1 + 2 * reach]
+        bx, by = _peak(cv2.matchTemplate(region, bs[y0:y1, x0:x1], cv2.TM_CCORR_NORMED))
+        shifts[i, j] = (2 * (bx - reach), 2 * (by - reach))
     known = ~np.isnan(shifts[..., 0])
     if not known.any():
         return np.zeros_like(shifts)
@@ -532,10 +576,15 @@ def _field_mask(fields: Sequence[FieldBox], shape: tuple[int, int]) -> np.ndarra
     return mask
 
 
-def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = ()) -> Confirmation:
+def confirm(
+    query: np.ndarray, stored: np.ndarray | StoredPage, fields: Sequence[FieldBox] = ()
+) -> Confirmation:
     """Whether `query` shows the same filled-in paper as `stored` (both from
-    comparison_image). Refuses whenever it cannot prove the pages agree."""
+    comparison_image; the stored one bare or as a StoredPage kept between confirmations).
+    Refuses whenever it cannot prove the pages agree."""
     started = time.perf_counter()
+    page = stored if isinstance(stored, StoredPage) else StoredPage(stored)
+    stored = page.image
 
     def refuse(reason: str, **kw) -> Confirmation:
         return Confirmation(False, kw.pop("score", 0.0), reason, seconds=_since(started), **kw)
@@ -550,12 +599,12 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
     seal_s, faint_s = _levels(stored)
     has_levels_q = _has_levels(query)
     ink_s, ink_q = _ink_mask(stored), _ink_mask(query)
-    half_s, half_q = _half(ink_s), _half(ink_q)
-    warp, ecc = _global_align(half_q, half_s)
+    half_q = _half(ink_q)
+    warp, ecc = _global_align(half_q, page)
     if warp is None or ecc < MIN_ECC:
         return refuse("the pages do not align", ecc=ecc)
     h, w = stored.shape
-    shifts = _local_shifts(half_q, half_s, warp, (w, h))
+    shifts = _local_shifts(half_q, page, warp)
     maps = _alignment_maps(warp, shifts, (w, h))
     # One interpolation of the query's ink (255 = ink); thresholded as a paper page would be.
     moved = cv2.remap(ink_q, maps, None, cv2.INTER_LINEAR, borderValue=0)
@@ -576,12 +625,9 @@ def confirm(query: np.ndarray, stored: np.ndarray, fields: Sequence[FieldBox] = 
         if faint_s is not None:
             dark_s = _without(ink_s, region, faint_s)
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
-    half_q = _half(ink_q)
-    half_s, half_q = (cv2.threshold(i, 96, 255, cv2.THRESH_BINARY)[1] for i in (half_s, half_q))
-    # One labelling of the stored half page serves both the letter height and its zones.
-    components_s = _components(half_s)
-    char = _char_height(half_s, components_s)
-    zones = cv2.bitwise_or(_text_zones(half_s, char, components_s), _text_zones(half_q, char))
+    half_q = cv2.threshold(_half(ink_q), 96, 255, cv2.THRESH_BINARY)[1]
+    half_s, char, zones_s = page.structure
+    zones = cv2.bitwise_or(zones_s, _text_zones(half_q, char))
     # Table rules and underlines are not text: now that zones reach up to the rule above
     # a line, a rule a pixel thicker on one scan would differ along its whole length.
     run = max(8, round(RULE_LENGTH * char))

@@ -37,8 +37,9 @@ KEY_FIELDS = (
     "wife_name",
 )
 MAX_CANDIDATES = 3
-# Decoded stored comparison images kept per worker (a few MB each): pages of one template
-# keep proposing the same stored pages, and decoding one PNG costs ~10 ms.
+# Stored pages kept per worker, decoded and with what confirmations derive from them
+# alone (near.StoredPage, ~7 MB each): pages of one template keep proposing the same
+# stored pages, and decoding one PNG costs ~10 ms, its alignment copies and text zones ~20.
 STORED_CACHE = 8
 
 
@@ -81,21 +82,21 @@ class NearMatcher:
     def __init__(self, store_dir: Path, index: Any):
         self.store_dir = store_dir
         self.index = index
-        self._stored: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._stored: OrderedDict[tuple[str, int], near.StoredPage] = OrderedDict()
 
-    def _stored_image(self, path: Path) -> np.ndarray | None:
-        """The stored comparison image, decoded once while it stays among the recent ones
-        (keyed by its modification time too: a re-ingested document rewrites it)."""
+    def _stored_image(self, path: Path) -> near.StoredPage | None:
+        """The stored comparison image, decoded and prepared once while it stays among the
+        recent ones (keyed by its modification time too: a re-ingested document rewrites it)."""
         try:
             key = (str(path), path.stat().st_mtime_ns)
         except OSError:
             return None  # a page read from a PDF text layer keeps no comparison image
         image = self._stored.get(key)
         if image is None:
-            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            if image is None:
+            decoded = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if decoded is None:
                 return None
-            self._stored[key] = image
+            image = self._stored[key] = near.StoredPage(decoded)
             if len(self._stored) > STORED_CACHE:
                 self._stored.popitem(last=False)
         else:

@@ -397,3 +397,29 @@ def near_ink(image: np.ndarray, binary: bool) -> np.ndarray:
     from pipeline.near import _ink
 
     return _ink(image, binary)
+
+
+@pytest.mark.slow
+def test_a_kept_stored_page_decides_as_the_bare_image():
+    """GIVEN one StoredPage kept between confirmations (as a worker's matcher keeps it)
+    WHEN a re-scan and an impostor are confirmed against it, each twice, and against the
+    bare image THEN every answer (decision, score, reason, differences, alignment, boxes)
+    is the same, and what it keeps cannot be drawn on."""
+    from pipeline.near import StoredPage
+
+    spec = paper("application_form", 4)
+    base = stored("application_form", 4)
+    boxes = stored_boxes("application_form", 4)
+    kept = StoredPage(base)
+    queries = {
+        "rescan": prepare(rescan(render(spec), "light", 4)),
+        "impostor": prepare(rescan(render(impostors(spec, 4)["id_last_digit"]), "clean", 4)),
+    }
+    for name, query in queries.items():
+        answers = [confirm(query, page, boxes) for page in (base, kept, kept)]
+        seen = {(a.same, a.score, a.reason, a.differences, a.ecc, tuple(a.boxes)) for a in answers}
+        assert len(seen) == 1, f"{name}: {seen}"
+        assert answers[0].same == (name == "rescan"), answers[0].reason
+    binary, _, zones = kept.structure
+    for array in (kept.half, binary, zones, kept.tiles[0], kept.ecc_copy[1]):
+        assert not array.flags.writeable
