@@ -1,13 +1,15 @@
 """The Elasticsearch catalog and search index: the same `Index` protocol as the SQLite
 backend, for when one machine is not enough.
 
-Three indices (`<prefix>-documents`, `-pages`, `-failures`) with explicit, versioned
-mappings (indexer.es_mappings). Writes go through `helpers.streaming_bulk` (items refused
-as overloaded are sent again); ids come from content (Document.id), so re-sending a batch
-creates no duplicates. A document is written after its pages, so a document that is visible
-always has its pages. Search folds the query in Python exactly like the SQLite
-backend, and highlights come from the shared highlighter, so both backends mark
-the same words.
+Indices `<prefix>-documents`, `-dossiers`, `-dossier_documents`, `-failures`, ... with
+explicit, versioned mappings (indexer.es_mappings). A catalog document is one
+Elasticsearch document: its pages (hashes and their chunks) live inside it, and its link
+to its own dossier is its dossier_id (link documents only for other dossiers), so a bulk
+load writes one server document per catalog document and a visible document always has
+its pages. Writes go through `helpers.streaming_bulk` (items refused as overloaded are
+sent again); ids come from content (Document.id), so re-sending a batch creates no
+duplicates. Search folds the query in Python exactly like the SQLite backend, and
+highlights come from the shared highlighter, so both backends mark the same words.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ from indexer.base import (
 from indexer.es_mappings import MAPPING_VERSION, MAPPINGS, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
 
-# The same timestamps and signed 64-bit hash storage as the reference backend.
-from indexer.sqlite import _now, _signed64, _unsigned64, document_json, load_document
+# The same timestamps and document JSON as the reference backend.
+from indexer.sqlite import _now, document_json, load_document
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
 from pipeline.model import Document
@@ -73,6 +75,7 @@ FACET_SIZE = 20
 # Index settings for the length of a bulk load (restored after it).
 BULK_SETTINGS = {"index.refresh_interval": "-1", "index.translog.durability": "async"}
 PAGE_SIZE = 1000  # hits per search_after page when reading everything
+NO_PHASH = "-"  # page_phashes' value for a page without a hash (a value: positions stay)
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
@@ -145,6 +148,11 @@ def document_source(doc: Document) -> dict[str, Any]:
         seconds[key] = seconds.get(key, 0.0) + t.seconds
     # A re-scan carries the text of the paper it re-scans: one paper, one search hit.
     searchable = not (doc.reuse and doc.reuse.kind == "near")
+    hashes = [page.phash for page in doc.pages]
+    methods: dict[str, int] = {}
+    for page in doc.pages:
+        key = stage_key(page.method)
+        methods[key] = methods.get(key, 0) + 1
     return {
         "id": doc.id,
         "sha256": doc.source.sha256,
@@ -181,6 +189,10 @@ def document_source(doc: Document) -> dict[str, Any]:
         "stage_count": counts,
         "stage_seconds": seconds,
         "valid_fields": valid,
+        "page_count": len(doc.pages),
+        "page_methods": methods,
+        "phash_chunks": [chunk for h in hashes if h is not None for chunk in phash_chunks(h)],
+        "page_phashes": [NO_PHASH if h is None else f"{h:016x}" for h in hashes],
         # The Document's JSON (as SQLite stores it) in one string: most of the bytes, which
         # the server then skips as one token.
         "body": document_json(doc),
@@ -205,8 +217,9 @@ def _as_is(line: _Line) -> _Line:
     return line
 
 
-def page_id(doc_id: str, position: int) -> str:
-    return f"{doc_id}:{position}"
+def link_id(dossier_id: str, doc_id: str) -> str:
+    """The id of the link document putting a document into a dossier."""
+    return hashlib.sha1(f"{dossier_id}\0{doc_id}".encode()).hexdigest()
 
 
 def _wildcard_escape(text: str) -> str:
@@ -401,11 +414,12 @@ class ElasticsearchIndex:
         again), and their translog is synced every few seconds instead of on every bulk
         request; at the end they are refreshed and flushed once (then everything written
         is durable), and their settings restored, even on error. A crash during the load
-        may lose its last seconds: a load is a copy, run again to complete it. Stale pages
-        of a document re-sent with fewer pages inside the same load are not seen (they
-        are looked up by search); a catalog's documents are sent once. put_documents
-        does not refresh meanwhile, and keeps two groups in flight (BULK_DEPTH)."""
-        names = [self.names[kind] for kind in ("documents", "pages", "dossier_documents")]
+        may lose its last seconds: a load is a copy, run again to complete it. A stored
+        document re-sent under another dossier does not keep its link to the dossier it
+        was stored under (put_documents reads that outside a bulk load only); a catalog's
+        documents are sent once, under their dossier. put_documents does not refresh
+        meanwhile, and keeps two groups in flight (BULK_DEPTH)."""
+        names = [self.names["documents"]]
         bulk = BULK_SETTINGS
         with self._errors("preparing a bulk load"):
             found = self.client.indices.get_settings(
@@ -491,40 +505,6 @@ class ElasticsearchIndex:
             )
         return len(lines)
 
-    def _stale_pages(self, doc_ids: list[str], keep: set[str]) -> list[dict[str, Any]]:
-        """Delete actions for stored pages of these documents that are not in `keep`
-        (past the new page count of each document)."""
-        with self._errors("looking up stored pages"):
-            found = self.client.search(
-                index=self.names["pages"],
-                query={"terms": {"document_id": doc_ids}},
-                size=10_000,
-                source=False,
-            )
-        return [
-            {"_op_type": "delete", "_index": self.names["pages"], "_id": hit["_id"]}
-            for hit in found["hits"]["hits"]
-            if hit["_id"] not in keep
-        ]
-
-    def _page_actions(self, doc: Document) -> Iterator[dict[str, Any]]:
-        for position, page in enumerate(doc.pages):
-            source: dict[str, Any] = {
-                "document_id": doc.id,
-                "page_index": position,
-                "method": page.method,
-                "phash": None,
-                "phash_chunks": [],
-            }
-            if page.phash is not None:
-                source["phash"] = _signed64(page.phash)
-                source["phash_chunks"] = phash_chunks(page.phash)
-            yield {
-                "_index": self.names["pages"],
-                "_id": page_id(doc.id, position),
-                "_source": source,
-            }
-
     def put_documents(
         self,
         docs: Iterable[Document],
@@ -532,18 +512,18 @@ class ElasticsearchIndex:
         *,
         refresh: bool = True,
     ) -> int:
-        """Write documents in bulk: per group, the pages first, then the documents and
-        their dossier links; then the reuse decisions about them. Idempotent (ids from
-        content); returns the number of documents written, all acknowledged. On an error
-        nothing is left in flight, and the caller keeps every document to send again."""
+        """Write documents in bulk (their pages inside them), in groups; then the reuse
+        decisions about them. Idempotent (ids from content); returns the number of
+        documents written, all acknowledged. On an error nothing is left in flight, and
+        the caller keeps every document to send again."""
         # Groups overlap: this thread draws and serializes the next group while sender
         # threads have the server index the ones before (client and server CPU side by
         # side). Outside a bulk load one group is in flight: when the input is drawn past
         # group k+1, group k is acknowledged (what a caller killed mid-stream can rely
         # on). A bulk load (a copy, run again after a crash) keeps two in flight, so the
-        # server indexes one group's documents while it takes the next one's pages: its
-        # write threads then use both cores instead of one.
+        # server's write threads use both cores instead of one.
         depth = BULK_DEPTH if self._bulk_loading else 1
+        keep_links = not self._bulk_loading  # see _kept_links
         written = 0
         in_flight: deque[Future[int]] = deque()
         # In a bulk load the cyclic garbage collector is paused for the call: its full
@@ -558,10 +538,11 @@ class ElasticsearchIndex:
             with ThreadPoolExecutor(depth, thread_name_prefix="es-bulk") as sender:
                 try:
                     for group in batches(docs, BULK_DOCS):
-                        prepared = self._prepare_group(group)
+                        dossiers = {doc.id: doc.dossier_id for doc in group} if keep_links else {}
+                        lines = self._prepare_group(group)
                         if len(in_flight) == depth:
                             written += in_flight.popleft().result()
-                        in_flight.append(sender.submit(self._send_group, *prepared))
+                        in_flight.append(sender.submit(self._send_group, dossiers, lines))
                     while in_flight:
                         written += in_flight.popleft().result()
                 finally:
@@ -575,51 +556,54 @@ class ElasticsearchIndex:
             self.append_reuse(entry)
         return written
 
-    def _prepare_group(
-        self, docs: list[Document]
-    ) -> tuple[list[str], set[str], list[_Line], list[_Line], list[_Line]]:
-        """What the sender needs of a group: its ids, its page ids, and the bulk lines of
-        its pages, its documents and its dossier links."""
+    def _prepare_group(self, docs: list[Document]) -> list[_Line]:
+        """The bulk lines of a group's documents."""
         for doc in docs:
             if doc.created_at is None:
                 doc.created_at = _now()
-        pages = self._lines(a for doc in docs for a in self._page_actions(doc))
         name = self.names["documents"]
-        documents = self._lines(
+        return self._lines(
             {"_index": name, "_id": doc.id, "_source": document_source(doc)} for doc in docs
         )
-        links = self._lines(
-            self._link_action(doc.dossier_id, doc.id, doc.status,
-                              doc.reuse.kind if doc.reuse else None, doc.created_at)
-            for doc in docs
-            if doc.dossier_id
-        )  # fmt: skip
-        keep = {page_id(d.id, i) for d in docs for i in range(len(d.pages))}
-        return [doc.id for doc in docs], keep, pages, documents, links
 
-    def _send_group(
-        self,
-        doc_ids: list[str],
-        keep: set[str],
-        pages: list[_Line],
-        documents: list[_Line],
-        links: list[_Line],
-    ) -> int:
-        """Write one prepared group: pages (and deletes of stale ones), then documents,
-        then links, each acknowledged before the next is sent."""
-        self._send(pages + self._lines(self._stale_pages(doc_ids, keep)), "writing pages")
-        written = self._send(documents, "writing documents")
-        if links:
-            self._send(links, "linking documents to dossiers")
-        return written
+    def _send_group(self, dossiers: dict[str, str | None], lines: list[_Line]) -> int:
+        """Write one prepared group: the links that keep replaced documents in the
+        dossiers they were stored under (when `dossiers`, each document's new one, is
+        given), acknowledged before the documents that replace them."""
+        if dossiers and (links := self._kept_links(dossiers)):
+            self._bulk(links, "linking documents to dossiers")
+        return self._send(lines, "writing documents")
+
+    def _kept_links(self, dossiers: dict[str, str | None]) -> list[dict[str, Any]]:
+        """Link actions for stored documents about to be written again under another
+        dossier: a document's own dossier is implied by its dossier_id, which the new
+        version replaces, yet the document stays in the old dossier too (as in SQLite)."""
+        with self._errors("reading stored documents"):
+            got = self.client.mget(
+                index=self.names["documents"],
+                ids=list(dossiers),
+                source_includes=["dossier_id", "status", "reuse_kind", "created_at"],
+            )
+        links = []
+        for stored in got["docs"]:
+            src = stored.get("_source") or {}
+            if src.get("dossier_id") not in (None, dossiers[stored["_id"]]):
+                links.append(
+                    self._link_action(src["dossier_id"], stored["_id"], src["status"],
+                                      src.get("reuse_kind"), src["created_at"])
+                )  # fmt: skip
+        return links
 
     def _link_action(
         self, dossier_id: str, doc_id: str, status: str, kind: str | None, at: str | None
     ) -> dict[str, Any]:
         source = {"dossier_id": dossier_id, "document_id": doc_id, "status": status,
                   "reuse_kind": kind, "added_at": at or _now()}  # fmt: skip
-        link_id = hashlib.sha1(f"{dossier_id}\0{doc_id}".encode()).hexdigest()
-        return {"_index": self.names["dossier_documents"], "_id": link_id, "_source": source}
+        return {
+            "_index": self.names["dossier_documents"],
+            "_id": link_id(dossier_id, doc_id),
+            "_source": source,
+        }
 
     def put_document(self, doc: Document) -> None:
         """Insert or replace one document with its pages; visible to search on return."""
@@ -685,7 +669,11 @@ class ElasticsearchIndex:
             return int(self.client.count(index=self.names[kind])["count"])
 
     def has_pages(self) -> bool:
-        return self._count("pages") > 0
+        with self._errors("counting pages"):
+            found = self.client.count(
+                index=self.names["documents"], query={"range": {"page_count": {"gt": 0}}}
+            )
+        return found["count"] > 0
 
     def _all_hits(
         self, index: str, query: dict[str, Any], sort: list[Any], **params: Any
@@ -773,17 +761,53 @@ class ElasticsearchIndex:
         return [{key: hit["_source"].get(key) for key in keys} for hit in hits]
 
     def dossier_has(self, dossier_id: str, doc_id: str) -> bool:
-        link_id = self._link_action(dossier_id, doc_id, "", None, None)["_id"]
+        """Whether the document is in the dossier: its own (dossier_id) or linked."""
         with self._errors("reading a dossier"):
-            return bool(self.client.exists(index=self.names["dossier_documents"], id=link_id).body)
+            link, doc = self.client.mget(
+                docs=[
+                    {
+                        "_index": self.names["dossier_documents"],
+                        "_id": link_id(dossier_id, doc_id),
+                        "_source": False,
+                    },
+                    {"_index": self.names["documents"], "_id": doc_id, "_source": ["dossier_id"]},
+                ]  # fmt: skip
+            )["docs"]
+        own = (doc.get("_source") or {}).get("dossier_id")
+        return bool(link.get("found")) or own == dossier_id
 
     def dossiers_of(self, doc_id: str) -> list[str]:
-        hits = self._all_hits(
+        """The dossiers holding a document, in the order it entered them."""
+        with self._errors("reading a document's dossiers"):
+            got = self.client.options(ignore_status=404).get(
+                index=self.names["documents"],
+                id=doc_id,
+                source_includes=["dossier_id", "created_at"],
+            )
+        src = got.get("_source") or {}
+        own = {doc_id: (src["created_at"], src["dossier_id"])} if src.get("dossier_id") else {}
+        return [dossier for _, dossier in self._dossier_entries([doc_id], own).get(doc_id, [])]
+
+    def _dossier_entries(
+        self, doc_ids: list[str], own: dict[str, tuple[str, str]]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """For each of these documents (`own`: its created_at and own dossier, if it has
+        one), every dossier holding it as (added_at, dossier_id), oldest first, each
+        dossier once (ISO strings compared as SQLite compares them)."""
+        entries = {doc_id: [own[doc_id]] for doc_id in doc_ids if doc_id in own}
+        for hit in self._all_hits(
             self.names["dossier_documents"],
-            {"term": {"document_id": doc_id}},
+            {"terms": {"document_id": doc_ids}},
             [{"added_at": "asc"}, {"dossier_id": "asc"}],
-        )
-        return [hit["_source"]["dossier_id"] for hit in hits]
+        ):
+            src = hit["_source"]
+            entries.setdefault(src["document_id"], []).append((src["added_at"], src["dossier_id"]))
+        for doc_id, found in entries.items():
+            first: dict[str, str] = {}
+            for added_at, dossier in sorted(found):
+                first.setdefault(dossier, added_at)
+            entries[doc_id] = sorted((added_at, dossier) for dossier, added_at in first.items())
+        return entries
 
     # -- the reuse log -------------------------------------------------------------
 
@@ -878,8 +902,25 @@ class ElasticsearchIndex:
             # day starts, where Elasticsearch's lte would round up to its last millisecond.
             bounds["lt" if len(until) == 10 else "lte"] = until
         query = {"range": {"created_at": bounds}} if bounds else {"match_all": {}}
-        rows = [
-            {
+        rows = []
+        own: dict[str, tuple[str, str]] = {}  # id: (created_at, own dossier)
+        for hit in self._all_hits(
+            self.names["documents"],
+            query,
+            [{"created_at": "asc"}, {"id": "asc"}],
+            source_includes=[
+                "doc_type",
+                "status",
+                "created_at",
+                "first_page",
+                "last_page",
+                "total_seconds",
+                "reuse_kind",
+                "dossier_id",
+            ],
+        ):
+            src = hit["_source"]
+            rows.append({
                 "id": hit["_id"],
                 "doc_type": src["doc_type"],
                 "status": src["status"],
@@ -889,34 +930,15 @@ class ElasticsearchIndex:
                 "seconds": src.get("total_seconds"),
                 "procedure": None,
                 "reuse_kind": src.get("reuse_kind"),
-            }
-            for hit in self._all_hits(
-                self.names["documents"],
-                query,
-                [{"created_at": "asc"}, {"id": "asc"}],
-                source_includes=[
-                    "doc_type",
-                    "status",
-                    "created_at",
-                    "first_page",
-                    "last_page",
-                    "total_seconds",
-                    "reuse_kind",
-                ],
-            )  # fmt: skip
-            for src in [hit["_source"]]
-        ]
+            })  # fmt: skip
+            if src.get("dossier_id"):
+                own[hit["_id"]] = (src["created_at"], src["dossier_id"])
         for start in range(0, len(rows), PAGE_SIZE):
             chunk = {row["id"]: row for row in rows[start : start + PAGE_SIZE]}
-            first_dossier: dict[str, str] = {}
-            for hit in self._all_hits(
-                self.names["dossier_documents"],
-                {"terms": {"document_id": list(chunk)}},
-                [{"added_at": "asc"}, {"dossier_id": "asc"}],
-            ):
-                first_dossier.setdefault(
-                    hit["_source"]["document_id"], hit["_source"]["dossier_id"]
-                )
+            first_dossier = {
+                doc_id: entries[0][1]
+                for doc_id, entries in self._dossier_entries(list(chunk), own).items()
+            }
             if not first_dossier:
                 continue
             with self._errors("reading dossiers"):
@@ -1016,31 +1038,27 @@ class ElasticsearchIndex:
 
     def find_pages_by_phash(self, phash: int, max_distance: int) -> list[PageMatch]:
         """Stored pages within `max_distance` bits: candidates by a terms query on the
-        hash chunks (pigeonhole), then the exact distance; pages of a document that was
-        never completely written are left out."""
+        hash chunks (pigeonhole), then the exact distance of each page of a candidate
+        document that shares a chunk itself (the pages SQLite's chunk index proposes)."""
+        chunks = phash_chunks(phash)
         with self._errors("looking up similar pages"):
             found = self.client.search(
-                index=self.names["pages"],
-                query={"terms": {"phash_chunks": phash_chunks(phash)}},
+                index=self.names["documents"],
+                query={"terms": {"phash_chunks": chunks}},
                 size=10_000,
-                source_includes=["document_id", "page_index", "phash"],
+                source=False,
+                stored_fields=["page_phashes"],
             )
-            matches = []
-            for hit in found["hits"]["hits"]:
-                src = hit["_source"]
-                if src.get("phash") is None:
+        wanted = set(chunks)
+        matches = []
+        for hit in found["hits"]["hits"]:
+            for position, stored in enumerate(hit.get("fields", {}).get("page_phashes", [])):
+                if stored == NO_PHASH:
                     continue
-                stored = _unsigned64(src["phash"])
-                distance = (stored ^ phash).bit_count()
-                if distance <= max_distance:
-                    matches.append(
-                        PageMatch(src["document_id"], src["page_index"], stored, distance)
-                    )
-            if matches:
-                ids = sorted({m.document_id for m in matches})
-                got = self.client.mget(index=self.names["documents"], ids=ids, source=False)
-                present = {d["_id"] for d in got["docs"] if d.get("found")}
-                matches = [m for m in matches if m.document_id in present]
+                value = int(stored, 16)
+                distance = (value ^ phash).bit_count()
+                if distance <= max_distance and not wanted.isdisjoint(phash_chunks(value)):
+                    matches.append(PageMatch(hit["_id"], position, value, distance))
         return sorted(matches, key=lambda m: (m.distance, m.document_id, m.page_index))
 
     # -- search --------------------------------------------------------------------
@@ -1140,10 +1158,12 @@ class ElasticsearchIndex:
 
     def stats(self) -> dict[str, Any]:
         with self._errors("computing statistics"):
-            # The stages ever stored: the fields under stage_count (dynamically mapped).
+            # The stages and page reading methods ever stored: the fields under
+            # stage_count and page_methods (dynamically mapped).
             mapping = self.client.indices.get_mapping(index=self.names["documents"])
             props = next(iter(mapping.body.values()))["mappings"]["properties"]
             keys = sorted(props.get("stage_count", {}).get("properties", {}))
+            methods = sorted(props.get("page_methods", {}).get("properties", {}))
             docs = self.client.search(
                 index=self.names["documents"],
                 size=0,
@@ -1156,24 +1176,25 @@ class ElasticsearchIndex:
                         for i, key in enumerate(keys)
                         for kind, field in (("count", "count"), ("seconds", "seconds"))
                     },
+                    "pages": {"sum": {"field": "page_count"}},
+                    **{
+                        f"method{i}": {"sum": {"field": f"page_methods.{key}"}}
+                        for i, key in enumerate(methods)
+                    },
                 },
-            )
-            pages = self.client.search(
-                index=self.names["pages"],
-                size=0,
-                track_total_hits=True,
-                aggs={"by_method": {"terms": {"field": "method", "size": 100}}},
             )
             failed = self.client.count(index=self.names["failures"])["count"]
         aggs = docs["aggregations"]
         return {
             "documents": docs["hits"]["total"]["value"],
             "files": aggs["files"]["value"],
-            "pages": pages["hits"]["total"]["value"],
+            "pages": round(aggs["pages"]["value"]),
             "failed_files": failed,
             "by_doc_type": {b["key"]: b["doc_count"] for b in aggs["by_doc_type"]["buckets"]},
             "pages_by_method": {
-                b["key"]: b["doc_count"] for b in pages["aggregations"]["by_method"]["buckets"]
+                stage_name(key): count
+                for i, key in enumerate(methods)
+                if (count := round(aggs[f"method{i}"]["value"]))
             },
             "stages": dict(
                 sorted(

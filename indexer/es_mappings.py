@@ -13,8 +13,9 @@ from typing import Any
 
 # 2: display-only fields not indexed, text without positions; 3: per-stage timing sums
 # in flat fields instead of nested objects, the body as one JSON string; 4: fields only
-# filtered on without doc values
-MAPPING_VERSION = 4
+# filtered on without doc values; 5: a document's pages inside its own record (no pages
+# index), its link to its own dossier implied by dossier_id
+MAPPING_VERSION = 5
 
 KEYWORD = {"type": "keyword"}
 # For values read from paper: an overlong one (a whole paragraph read as one field) is kept
@@ -77,6 +78,18 @@ DOCUMENTS: dict[str, Any] = {
         "stage_count": {"type": "object", "dynamic": "true"},
         "stage_seconds": {"type": "object", "dynamic": "true"},
         "valid_fields": STORED_ONLY,  # first valid value per field name, for search hits
+        # The pages, inside their document: one Elasticsearch document per catalog document
+        # (each one has a fixed cost to write: id look-up, version, translog, _source).
+        # How many (summed by stats; has_pages asks for one above 0), and per reading
+        # method (a field named by stage_key) how many, summed by stats.
+        "page_count": {"type": "integer"},
+        "page_methods": {"type": "object", "dynamic": "true"},
+        # Chunks (indexer.base.phash_chunks) of every page's hash, for the near-duplicate
+        # terms look-up; the hashes themselves, one per page in order, in 16 hex digits
+        # ("-": no hash). A stored field: the look-up reads it without parsing the whole
+        # _source of thousands of candidates (the body is most of a document's bytes).
+        "phash_chunks": {"type": "long", "doc_values": False},
+        "page_phashes": {**SHOWN_KEYWORD, "store": True},
         # The whole Document as one JSON string, the source of get_document: the server
         # stores it without walking thousands of tokens of words and boxes.
         "body": STORED_ONLY,
@@ -90,26 +103,18 @@ DOCUMENTS: dict[str, Any] = {
             }
         },
         {
+            "page_methods": {
+                "path_match": "page_methods.*",
+                "mapping": {"type": "long", "index": False},
+            }
+        },
+        {
             "stage_seconds": {
                 "path_match": "stage_seconds.*",
                 "mapping": {"type": "double", "index": False},
             }
         },
     ],  # fmt: skip
-}
-
-PAGES: dict[str, Any] = {
-    "dynamic": "strict",
-    "properties": {
-        "document_id": FILTER_KEYWORD,
-        "page_index": SHOWN_INTEGER,
-        "method": KEYWORD,
-        # The 64-bit hash stored bit for bit as a signed long (no unsigned type in core),
-        # read back from _source only.
-        "phash": {"type": "long", "index": False, "doc_values": False},
-        # Chunks (indexer.base.phash_chunks) for the near-duplicate terms look-up.
-        "phash_chunks": {"type": "long", "doc_values": False},
-    },
 }
 
 FAILURES: dict[str, Any] = {
@@ -132,7 +137,8 @@ DOSSIERS: dict[str, Any] = {
     },
 }
 
-# Which documents a dossier holds (submitted, or reused from an earlier dossier).
+# Documents a dossier holds besides those submitted in it (reused from an earlier dossier,
+# or stored before under another dossier): a document's own dossier is its dossier_id.
 DOSSIER_DOCUMENTS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -178,7 +184,6 @@ CORRECTIONS: dict[str, Any] = {
 
 MAPPINGS: dict[str, dict[str, Any]] = {
     "documents": DOCUMENTS,
-    "pages": PAGES,
     "failures": FAILURES,
     "dossiers": DOSSIERS,
     "dossier_documents": DOSSIER_DOCUMENTS,
