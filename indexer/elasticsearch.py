@@ -6,37 +6,39 @@ explicit, versioned mappings (indexer.es_mappings). A catalog document is one
 Elasticsearch document: its pages (hashes and their chunks) live inside it, and its link
 to its own dossier is its dossier_id (link documents only for other dossiers), so a bulk
 load writes one server document per catalog document and a visible document always has
-its pages. Writes go through `helpers.streaming_bulk` (items refused as overloaded are
-sent again); ids come from content (Document.id), so re-sending a batch creates no
-duplicates. Search folds the query in Python exactly like the SQLite backend, and
+its pages. Writes are bulk requests (items refused as overloaded are sent again); ids
+come from content (Document.id), so re-sending a batch creates no duplicates.
+Search folds the query in Python exactly like the SQLite backend, and
 highlights come from the shared highlighter, so both backends mark the same words.
 """
 
 from __future__ import annotations
 
+import base64
 import gc
 import hashlib
 import logging
 import re
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import elastic_transport
+import orjson
 from elasticsearch import (
     ApiError,
     AuthenticationException,
     AuthorizationException,
     Elasticsearch,
     OrjsonSerializer,
-    helpers,
 )
-from elasticsearch.serializer import NdjsonSerializer
 
 from indexer.base import (
     GENESIS_HASH,
@@ -55,7 +57,7 @@ from indexer.es_mappings import MAPPING_VERSION, MAPPINGS, SETTINGS, versioned
 from indexer.highlight import highlight, query_terms
 
 # The same timestamps and document JSON as the reference backend.
-from indexer.sqlite import _now, document_json, load_document
+from indexer.sqlite import _now, document_json_utf8, load_document
 from pipeline.config import Config
 from pipeline.errors import BackendError, BackendUnavailableError
 from pipeline.model import Document
@@ -63,10 +65,10 @@ from pipeline.textnorm import fold
 
 log = logging.getLogger(__name__)
 
-# One bulk item: its action line and its source, already serialized (None: a delete).
-_Line = tuple[dict[str, Any], bytes | None]
+# One bulk item (an index operation), serialized: its action line and its source line.
+_Item = tuple[bytes, bytes]
 
-BULK_DOCS = 500  # documents per bulk group (their pages go first, in one request)
+BULK_DOCS = 500  # documents per bulk group (one request)
 BULK_DEPTH = 2  # groups in flight at once inside bulk_mode()
 BULK_RETRIES = 5  # sends of items refused with RETRY_STATUS, with back-off
 BULK_MAX_BACKOFF = 30  # seconds
@@ -131,6 +133,26 @@ def stage_name(key: str) -> str:
     return bytes.fromhex(key[2:]).decode() if key.startswith("x-") else key
 
 
+def pack_body(doc: Document) -> str:
+    """The stored form of a whole Document in the index: its JSON (as SQLite stores it),
+    LZ4-compressed (with its size ahead) and in base64. A third of the bytes the server
+    must parse, store and write to its translog, and no quote to escape on either side;
+    LZ4 takes ~12 us a document where zlib takes ten times more."""
+    from imagecodecs import lz4_encode  # (numpy with it: imported when first needed)
+
+    body = document_json_utf8(doc)
+    if isinstance(body, str):
+        body = body.encode()
+    return base64.b64encode(lz4_encode(body, header=True)).decode("ascii")
+
+
+def unpack_body(body: str) -> Document:
+    """The Document pack_body stored."""
+    from imagecodecs import lz4_decode
+
+    return load_document(lz4_decode(base64.b64decode(body), header=True))
+
+
 def document_source(doc: Document) -> dict[str, Any]:
     """The indexed form of a document."""
     office = doc.office
@@ -193,33 +215,58 @@ def document_source(doc: Document) -> dict[str, Any]:
         "page_methods": methods,
         "phash_chunks": [chunk for h in hashes if h is not None for chunk in phash_chunks(h)],
         "page_phashes": [NO_PHASH if h is None else f"{h:016x}" for h in hashes],
-        # The Document's JSON (as SQLite stores it) in one string: most of the bytes, which
-        # the server then skips as one token.
-        "body": document_json(doc),
+        # The whole Document in one string, which the server skips as one token.
+        "body": pack_body(doc),
     }
 
 
-class _BulkBody(NdjsonSerializer):
-    """NDJSON request bodies: bulk lines already serialized (every line of _lines) are
-    joined in one pass, instead of appended one by one to a growing buffer."""
+class _Sender:
+    """Bulk groups sent by a thread pool, at most `depth` in flight at once. A failed
+    group's error is raised by the next submit or drain, once every group in flight has
+    ended (none is left sending behind the caller's back)."""
 
-    def dumps(self, data: Any) -> bytes:
-        if isinstance(data, list) and all(
-            type(line) is bytes and line[-1:] != b"\n" for line in data
-        ):
-            return b"\n".join(data) + b"\n"
-        return super().dumps(data)
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.pool = ThreadPoolExecutor(depth, thread_name_prefix="es-bulk")
+        self.in_flight: deque[Future[Any]] = deque()
 
+    def submit(self, send: Callable[..., Any], *args: Any) -> None:
+        """Send a group once fewer than `depth` are in flight (the oldest acknowledged)."""
+        if len(self.in_flight) == self.depth:
+            self._acknowledge()
+        self.in_flight.append(self.pool.submit(send, *args))
 
-def _as_is(line: _Line) -> _Line:
-    """streaming_bulk's expand step for items prepared by `_lines` (the serializer passes
-    bytes through unchanged)."""
-    return line
+    def drain(self) -> None:
+        """Wait until every group sent is acknowledged."""
+        while self.in_flight:
+            self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        try:
+            self.in_flight.popleft().result()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Let the groups in flight end (whatever their outcome), then stop the threads."""
+        wait(self.in_flight)
+        self.in_flight.clear()
+        self.pool.shutdown()
 
 
 def link_id(dossier_id: str, doc_id: str) -> str:
     """The id of the link document putting a document into a dossier."""
     return hashlib.sha1(f"{dossier_id}\0{doc_id}".encode()).hexdigest()
+
+
+def _link(
+    dossier_id: str, doc_id: str, status: str, kind: str | None, at: str | None
+) -> tuple[str, dict[str, Any]]:
+    """A link document (id, source) putting a document into a dossier."""
+    source = {"dossier_id": dossier_id, "document_id": doc_id, "status": status,
+              "reuse_kind": kind, "added_at": at or _now()}  # fmt: skip
+    return link_id(dossier_id, doc_id), source
 
 
 def _wildcard_escape(text: str) -> str:
@@ -251,10 +298,9 @@ class ElasticsearchIndex:
         self._secrets = [s for s in (api_key, password) if s]
         self.names = {kind: f"{prefix}-{kind}".replace("_", "-") for kind in MAPPINGS}
         self._json = OrjsonSerializer()
-        self._bulk_loading = False  # inside bulk_mode(): one refresh at its end
+        self._loading: _Sender | None = None  # inside bulk_mode(): its groups in flight
         options: dict[str, Any] = {
-            # orjson: 5-10x faster than json; bulk bodies joined in one pass
-            "serializers": {"application/json": self._json, "application/x-ndjson": _BulkBody()},
+            "serializers": {"application/json": self._json},  # orjson: 5-10x faster than json
             "request_timeout": request_timeout,
             "max_retries": max_retries,
             "retry_on_timeout": True,
@@ -418,7 +464,9 @@ class ElasticsearchIndex:
         document re-sent under another dossier does not keep its link to the dossier it
         was stored under (put_documents reads that outside a bulk load only); a catalog's
         documents are sent once, under their dossier. put_documents does not refresh
-        meanwhile, and keeps two groups in flight (BULK_DEPTH)."""
+        meanwhile, and keeps two groups in flight (BULK_DEPTH) from one call to the next
+        (the server indexes the last groups of a call while the caller draws the next
+        batch); they are acknowledged at the end, or their error raised."""
         names = [self.names["documents"]]
         bulk = BULK_SETTINGS
         with self._errors("preparing a bulk load"):
@@ -431,11 +479,13 @@ class ElasticsearchIndex:
                 for name in names
             }
             self.client.indices.put_settings(index=names, settings=bulk)
-        self._bulk_loading = True
+        self._loading = _Sender(BULK_DEPTH)
         try:
             yield
+            self._loading.drain()
         finally:
-            self._bulk_loading = False
+            self._loading.close()  # (after an error, once the groups in flight have ended)
+            self._loading = None
             with self._errors("ending a bulk load"):
                 for name, settings in before.items():
                     self.client.indices.put_settings(index=name, settings=settings)
@@ -451,59 +501,60 @@ class ElasticsearchIndex:
 
     # -- writes --------------------------------------------------------------------
 
-    def _lines(self, actions: Iterable[dict[str, Any]]) -> list[_Line]:
-        """Bulk items as (action line, source bytes): each source is serialized once, in
-        the thread that prepares a group, and a retry resends the same bytes."""
+    def _items(self, sources: Iterable[tuple[str, dict[str, Any]]]) -> list[_Item]:
+        """Bulk items for (id, source) pairs: each serialized once, in the thread that
+        prepares a group, and a retry resends the same bytes. The index is the request's,
+        not each item's."""
+        # (the client's serializer passes a str through as it is: orjson quotes the id)
         dumps = self._json.dumps
-        lines: list[_Line] = []
-        for action in actions:
-            op = action.get("_op_type", "index")
-            source = action.get("_source")
-            header = {op: {"_index": action["_index"], "_id": action["_id"]}}
-            lines.append((header, None if source is None else dumps(source)))
-        return lines
+        return [
+            (b'{"index":{"_id":%s}}' % orjson.dumps(id_), dumps(source)) for id_, source in sources
+        ]
 
-    def _bulk(self, actions: Iterable[dict[str, Any]], what: str, **params: Any) -> int:
-        return self._send(self._lines(actions), what, **params)
+    def _send(self, kind: str, items: list[_Item], what: str, **params: Any) -> None:
+        """Write bulk items into the index of `kind` in one request. Items refused as
+        overloaded (RETRY_STATUS), or the whole request refused with 429, are sent again
+        with back-off, up to BULK_RETRIES times (the transport retries connection errors
+        and 5xx itself). Any other failed item is an error: the caller keeps the documents
+        to send again."""
+        for attempt in range(BULK_RETRIES + 1):
+            if attempt:
+                time.sleep(min(BULK_MAX_BACKOFF, 2 ** (attempt - 1)))
+            retry = attempt < BULK_RETRIES
+            with self._errors(what):
+                try:
+                    response = self.client.bulk(
+                        index=self.names[kind],
+                        operations=b"\n".join(chain.from_iterable(items)) + b"\n",
+                        filter_path="errors,items.*._id,items.*.status,items.*.error",
+                        **params,
+                    )
+                except ApiError as exc:
+                    if retry and exc.meta.status == 429:
+                        continue
+                    raise
+            if not response["errors"]:
+                return
+            results = [next(iter(item.values())) for item in response["items"]]
+            failed = [r for r in results if r["status"] >= 300]
+            if retry and all(r["status"] in RETRY_STATUS for r in failed):
+                items = [i for i, r in zip(items, results, strict=True) if r["status"] >= 300]
+                continue
+            self._refused(what, [r for r in failed if r["status"] not in RETRY_STATUS] or failed)
 
-    def _send(self, lines: list[_Line], what: str, **params: Any) -> int:
-        """Send bulk items with streaming_bulk, in one request when they fit; items (or a
-        whole request) refused with 429/5xx are sent again with back-off. Any other failed
-        item is an error (the caller keeps the documents to resend). Returns the number of
-        items written."""
-        errors: list[str] = []
-        with self._errors(what):
-            # Only failed items come back (every item not yielded was written).
-            for _ok, item in helpers.streaming_bulk(
-                self.client,
-                lines,
-                expand_action_callback=_as_is,  # already (action, serialized source)
-                chunk_size=max(1, len(lines)),
-                max_retries=BULK_RETRIES,
-                initial_backoff=1,
-                max_backoff=BULK_MAX_BACKOFF,
-                retry_on_status=RETRY_STATUS,
-                raise_on_error=False,
-                raise_on_exception=True,
-                filter_path="items.*._id,items.*.status,items.*.error",
-                yield_ok=False,
-                **params,
-            ):
-                op, result = next(iter(item.items()))
-                if op == "delete" and result.get("status") == 404:
-                    continue  # already gone
-                error = result.get("error", {})
-                errors.append(f"{result.get('_id')}: {error.get('type')}: {error.get('reason')}")
-        if errors:
-            hint = None
-            if any("strict_dynamic_mapping" in e or "mapper_parsing" in e for e in errors):
-                hint = "The index mapping does not match this dossier: run `dossier reindex`."
-            raise BackendError(
-                f"Elasticsearch refused {len(errors)} item(s) while {what}: "
-                f"{self._redact('; '.join(errors[:3]))}.",
-                hint=hint,
-            )
-        return len(lines)
+    def _refused(self, what: str, failed: list[dict[str, Any]]) -> NoReturn:
+        errors = [
+            f"{r.get('_id')}: {r.get('error', {}).get('type')}: {r.get('error', {}).get('reason')}"
+            for r in failed
+        ]
+        hint = None
+        if any("strict_dynamic_mapping" in e or "mapper_parsing" in e for e in errors):
+            hint = "The index mapping does not match this dossier: run `dossier reindex`."
+        raise BackendError(
+            f"Elasticsearch refused {len(errors)} item(s) while {what}: "
+            f"{self._redact('; '.join(errors[:3]))}.",
+            hint=hint,
+        )
 
     def put_documents(
         self,
@@ -514,68 +565,61 @@ class ElasticsearchIndex:
     ) -> int:
         """Write documents in bulk (their pages inside them), in groups; then the reuse
         decisions about them. Idempotent (ids from content); returns the number of
-        documents written, all acknowledged. On an error nothing is left in flight, and
-        the caller keeps every document to send again."""
+        documents taken, all acknowledged on return (inside bulk_mode: at its end at the
+        latest). On an error nothing is left in flight, and the caller keeps every
+        document to send again."""
         # Groups overlap: this thread draws and serializes the next group while sender
         # threads have the server index the ones before (client and server CPU side by
         # side). Outside a bulk load one group is in flight: when the input is drawn past
         # group k+1, group k is acknowledged (what a caller killed mid-stream can rely
         # on). A bulk load (a copy, run again after a crash) keeps two in flight, so the
         # server's write threads use both cores instead of one.
-        depth = BULK_DEPTH if self._bulk_loading else 1
-        keep_links = not self._bulk_loading  # see _kept_links
-        written = 0
-        in_flight: deque[Future[int]] = deque()
+        sender = self._loading or _Sender(1)
+        keep_links = self._loading is None  # see _kept_links
+        taken = 0
         # In a bulk load the cyclic garbage collector is paused for the call: its full
         # passes walk every live object (a batch is hundreds of thousands of words and
         # boxes) yet find nothing to free, since bulk items form no cycles; ~20 % of the
         # client's CPU. Reference counting still frees everything; the collector is back on
         # return, even on error.
-        paused = self._bulk_loading and gc.isenabled()
+        paused = self._loading is not None and gc.isenabled()
         if paused:
             gc.disable()
         try:
-            with ThreadPoolExecutor(depth, thread_name_prefix="es-bulk") as sender:
-                try:
-                    for group in batches(docs, BULK_DOCS):
-                        dossiers = {doc.id: doc.dossier_id for doc in group} if keep_links else {}
-                        lines = self._prepare_group(group)
-                        if len(in_flight) == depth:
-                            written += in_flight.popleft().result()
-                        in_flight.append(sender.submit(self._send_group, dossiers, lines))
-                    while in_flight:
-                        written += in_flight.popleft().result()
-                finally:
-                    wait(in_flight)  # on an error here, the groups in flight end first
+            for group in batches(docs, BULK_DOCS):
+                dossiers = {doc.id: doc.dossier_id for doc in group} if keep_links else {}
+                sender.submit(self._send_group, dossiers, self._prepare_group(group))
+                taken += len(group)
+            if sender is not self._loading or reuse_entries:
+                sender.drain()  # (the decisions are about documents written)
         finally:
             if paused:
                 gc.enable()
-        if refresh and not self._bulk_loading:
+            if sender is not self._loading:
+                sender.close()
+        if refresh and self._loading is None:
             self.refresh()
         for entry in reuse_entries:
             self.append_reuse(entry)
-        return written
+        return taken
 
-    def _prepare_group(self, docs: list[Document]) -> list[_Line]:
-        """The bulk lines of a group's documents."""
+    def _prepare_group(self, docs: list[Document]) -> list[_Item]:
+        """The bulk items of a group's documents."""
         for doc in docs:
             if doc.created_at is None:
                 doc.created_at = _now()
-        name = self.names["documents"]
-        return self._lines(
-            {"_index": name, "_id": doc.id, "_source": document_source(doc)} for doc in docs
-        )
+        return self._items((doc.id, document_source(doc)) for doc in docs)
 
-    def _send_group(self, dossiers: dict[str, str | None], lines: list[_Line]) -> int:
+    def _send_group(self, dossiers: dict[str, str | None], items: list[_Item]) -> None:
         """Write one prepared group: the links that keep replaced documents in the
         dossiers they were stored under (when `dossiers`, each document's new one, is
         given), acknowledged before the documents that replace them."""
         if dossiers and (links := self._kept_links(dossiers)):
-            self._bulk(links, "linking documents to dossiers")
-        return self._send(lines, "writing documents")
+            self._send("dossier_documents", self._items(links), "linking documents to dossiers")
+        self._send("documents", items, "writing documents")
 
-    def _kept_links(self, dossiers: dict[str, str | None]) -> list[dict[str, Any]]:
-        """Link actions for stored documents about to be written again under another
+    def _kept_links(self, dossiers: dict[str, str | None]) -> list[tuple[str, dict[str, Any]]]:
+        """Links (id, source) for stored documents about to be written again under another
         dossier: a document's own dossier is implied by its dossier_id, which the new
         version replaces, yet the document stays in the old dossier too (as in SQLite)."""
         with self._errors("reading stored documents"):
@@ -589,21 +633,10 @@ class ElasticsearchIndex:
             src = stored.get("_source") or {}
             if src.get("dossier_id") not in (None, dossiers[stored["_id"]]):
                 links.append(
-                    self._link_action(src["dossier_id"], stored["_id"], src["status"],
-                                      src.get("reuse_kind"), src["created_at"])
+                    _link(src["dossier_id"], stored["_id"], src["status"],
+                          src.get("reuse_kind"), src["created_at"])
                 )  # fmt: skip
         return links
-
-    def _link_action(
-        self, dossier_id: str, doc_id: str, status: str, kind: str | None, at: str | None
-    ) -> dict[str, Any]:
-        source = {"dossier_id": dossier_id, "document_id": doc_id, "status": status,
-                  "reuse_kind": kind, "added_at": at or _now()}  # fmt: skip
-        return {
-            "_index": self.names["dossier_documents"],
-            "_id": link_id(dossier_id, doc_id),
-            "_source": source,
-        }
 
     def put_document(self, doc: Document) -> None:
         """Insert or replace one document with its pages; visible to search on return."""
@@ -628,7 +661,7 @@ class ElasticsearchIndex:
                 index=self.names["documents"], id=doc_id, source_includes=["body"]
             )
             if got.get("found"):
-                return load_document(got["_source"]["body"])
+                return unpack_body(got["_source"]["body"])
             # Accept an unambiguous id prefix, as clerks copy short ids.
             found = self.client.search(
                 index=self.names["documents"],
@@ -639,7 +672,7 @@ class ElasticsearchIndex:
         hits = found["hits"]["hits"]
         if len(hits) != 1 or not doc_id:
             return None
-        return load_document(hits[0]["_source"]["body"])
+        return unpack_body(hits[0]["_source"]["body"])
 
     def iter_documents(self, page_size: int = 500) -> Iterator[Document]:
         """Every document, oldest first, in pages of `page_size` (search_after)."""
@@ -656,7 +689,7 @@ class ElasticsearchIndex:
                 )
             hits = found["hits"]["hits"]
             for hit in hits:
-                yield load_document(hit["_source"]["body"])
+                yield unpack_body(hit["_source"]["body"])
             if len(hits) < page_size:
                 return
             after = hits[-1]["sort"]
@@ -705,7 +738,7 @@ class ElasticsearchIndex:
         hits = self._all_hits(
             self.names["documents"], query, self._NEWEST, source_includes=["body"]
         )
-        return [load_document(hit["_source"]["body"]) for hit in hits]
+        return [unpack_body(hit["_source"]["body"]) for hit in hits]
 
     def find_by_identity(
         self, doc_type: str, person_id: str, doc_number: str | None
@@ -817,8 +850,9 @@ class ElasticsearchIndex:
         retry after a failure between the two writes repeats nothing)."""
         if link is not None:
             dossier_id, doc_id = link
-            self._bulk(
-                [self._link_action(dossier_id, doc_id, "reused", entry["kind"], None)],
+            self._send(
+                "dossier_documents",
+                self._items([_link(dossier_id, doc_id, "reused", entry["kind"], None)]),
                 "linking a reused document",
                 refresh=True,
             )

@@ -14,8 +14,8 @@ from typing import Any
 # 2: display-only fields not indexed, text without positions; 3: per-stage timing sums
 # in flat fields instead of nested objects, the body as one JSON string; 4: fields only
 # filtered on without doc values; 5: a document's pages inside its own record (no pages
-# index), its link to its own dossier implied by dossier_id
-MAPPING_VERSION = 5
+# index), its link to its own dossier implied by dossier_id; 6: the body compressed
+MAPPING_VERSION = 6
 
 KEYWORD = {"type": "keyword"}
 # For values read from paper: an overlong one (a whole paragraph read as one field) is kept
@@ -90,8 +90,9 @@ DOCUMENTS: dict[str, Any] = {
         # _source of thousands of candidates (the body is most of a document's bytes).
         "phash_chunks": {"type": "long", "doc_values": False},
         "page_phashes": {**SHOWN_KEYWORD, "store": True},
-        # The whole Document as one JSON string, the source of get_document: the server
-        # stores it without walking thousands of tokens of words and boxes.
+        # The whole Document in one string (indexer.elasticsearch.pack_body: its JSON,
+        # compressed), the source of get_document: the server stores it without walking
+        # thousands of tokens of words and boxes.
         "body": STORED_ONLY,
     },
     # Summed by aggregations only: doc values, no index terms.

@@ -869,6 +869,45 @@ def test_bulk_mode_restores_refresh_even_on_error(es: ElasticsearchIndex) -> Non
     assert es.search(SearchQuery()).total == len(docs)
 
 
+def test_bulk_mode_raises_a_group_refused_in_flight(es: ElasticsearchIndex) -> None:
+    """GIVEN a bulk load whose last group (still in flight when put_documents returns) is
+    refused by the server WHEN the load ends THEN the refusal is raised, nothing is left
+    sending, and the groups before it are written."""
+    bad = corpus()[0]
+    bad.created_at = "not a date"
+    with pytest.raises(BackendError, match="refused 1 item"), es.bulk_mode():
+        es.put_documents(corpus()[1:])
+        assert es.put_documents([bad]) == 1  # taken, not yet acknowledged
+    assert es.count_documents() == len(corpus()) - 1
+
+
+def test_writes_refused_as_overloaded_are_sent_again(es: ElasticsearchIndex) -> None:
+    """GIVEN an index refusing writes with HTTP 429 (the disk flood-stage block) WHEN
+    documents are written and the block is lifted a moment later THEN their items are
+    sent again with back-off, and written."""
+    import threading
+
+    block = "index.blocks.read_only_allow_delete"
+    name = es.names["documents"]
+    es.client.indices.put_settings(index=name, settings={block: True})
+    lift = threading.Timer(1.5, es.client.indices.put_settings, (), {"index": name,
+                           "settings": {block: None}})  # fmt: skip
+    lift.start()
+    try:
+        assert es.put_documents(corpus()) == len(corpus())
+    finally:
+        lift.join()
+    assert es.count_documents() == len(corpus())
+
+
+def test_body_packed_reads_back_as_the_document() -> None:
+    """The compressed body the index stores reads back as the same Document."""
+    from indexer.elasticsearch import pack_body, unpack_body
+
+    for doc in corpus():
+        assert unpack_body(pack_body(doc)) == doc
+
+
 def test_stored_body_json_is_the_plain_json() -> None:
     """The JSON both backends write for a Document (orjson walking the dataclasses) reads
     back as the JSON of pipeline.model.plain, the reference."""
