@@ -604,38 +604,51 @@ def confirm(
     if warp is None or ecc < MIN_ECC:
         return refuse("the pages do not align", ecc=ecc)
     h, w = stored.shape
-    strict = _field_mask(fields, (h, w))
-    char = page.structure[1]
-    # Most re-scans are stretched evenly: under the global alignment alone their ink
-    # already agrees everywhere. That proves as much as agreeing under the finer alignment
-    # below (the global one is that alignment with every tile shift zero: less freedom to
-    # explain a difference away), for half its work. Tried when the key fields, looked at
-    # first, show no difference under it; anything found sends the pair on to the finer
-    # alignment, which decides as always. So it only ever says yes sooner.
-    inverse = cv2.WARP_INVERSE_MAP  # warp maps stored pixels to query pixels
-    moved = cv2.warpAffine(ink_q, warp, (w, h), flags=cv2.INTER_LINEAR | inverse, borderValue=0)
-    if _fields_agree(moved, ink_s, strict, char):
-        quick = _compare(
-            query, moved, lambda image: cv2.warpAffine(
-                image, warp, (w, h), flags=cv2.INTER_NEAREST | inverse, borderValue=255
-            ), has_levels_q, ink_s, seal_s, faint_s, page, strict,
-        )  # fmt: skip
-        if quick is not None and not quick[1]:
-            return Confirmation(
-                True, quick[2], "the ink agrees everywhere", 0, ecc, _since(started)
-            )
     shifts = _local_shifts(half_q, page, warp)
     maps = _alignment_maps(warp, shifts, (w, h))
-    # One interpolation of the query's ink (255 = ink).
+    # One interpolation of the query's ink (255 = ink); thresholded as a paper page would be.
     moved = cv2.remap(ink_q, maps, None, cv2.INTER_LINEAR, borderValue=0)
-    compared = _compare(
-        query, moved, lambda image: cv2.remap(
-            image, maps, None, cv2.INTER_NEAREST, borderValue=255
-        ), has_levels_q, ink_s, seal_s, faint_s, page, strict,
-    )  # fmt: skip
-    if compared is None:
+    ink_q = cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]
+    # Inside a seal region of either page, faint ink is left out of both; the rest of
+    # the ink, the text under a seal included, must be matched as everywhere.
+    dark_s, dark_q = ink_s, ink_q
+    seal_q = faint_q = None
+    if has_levels_q:
+        # The query's levels moved the same way (nearest: a level is not interpolated).
+        seal_q, faint_q = _levels(cv2.remap(query, maps, None, cv2.INTER_NEAREST, borderValue=255))
+    if seal_s is not None or seal_q is not None:
+        region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
+        if seal_q is not None:
+            region = cv2.bitwise_or(region, seal_q)
+        if faint_q is not None:
+            dark_q = _without(ink_q, region, faint_q)
+        if faint_s is not None:
+            dark_s = _without(ink_s, region, faint_s)
+    # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
+    half_q = cv2.threshold(_half(ink_q), 96, 255, cv2.THRESH_BINARY)[1]
+    half_s, char, zones_s = page.structure
+    zones = cv2.bitwise_or(zones_s, _text_zones(half_q, char))
+    # Table rules and underlines are not text: now that zones reach up to the rule above
+    # a line, a rule a pixel thicker on one scan would differ along its whole length.
+    run = max(8, round(RULE_LENGTH * char))
+    rules = cv2.morphologyEx(
+        cv2.bitwise_or(half_s, half_q), cv2.MORPH_OPEN, np.ones((1, run), np.uint8)
+    )
+    rules = cv2.dilate(rules, np.ones((5, 1), np.uint8))
+    zones = cv2.subtract(zones, rules)  # 0/255 masks: zones AND NOT rules
+    zones = cv2.resize(zones, (w - w % 2, h - h % 2), interpolation=cv2.INTER_NEAREST)
+    zones = cv2.copyMakeBorder(zones, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
         return refuse("too little text to compare", ecc=ecc)
-    diff, found, score = compared
+    # Differences are found everywhere at the same tolerance. One in a key field, or one
+    # the size of a digit's stroke anywhere, refuses. Smaller ones outside the key fields
+    # (seal fragments, broken strokes of a hard scan) are forgiven only when the key
+    # fields, re-read on the query as recorded, prove the paper is the same; with no key fields
+    # every difference refuses.
+    strict = _field_mask(fields, (h, w))
+    diff, found = _differences(dark_q, dark_s, 2 * char, cv2.bitwise_or(zones, strict))
+    ink_total = max(cv2.countNonZero(ink_s) + cv2.countNonZero(ink_q), 1)
+    score = round(1.0 - 2.0 * cv2.countNonZero(diff) / ink_total, 4)  # a float, for JSON
     least = LOOSE_MIN_BLOB * (2 * char) ** 2
     in_fields = [b for b in found if strict[b[1] : b[1] + b[3], b[0] : b[0] + b[2]].any()]
     blocking = (
@@ -665,75 +678,6 @@ def confirm(
         f"{len(fields)} key fields read the same as recorded"
     )
     return Confirmation(True, score, reason, 0, ecc, _since(started))
-
-
-def _fields_agree(moved: np.ndarray, ink_s: np.ndarray, strict: np.ndarray, char: float) -> bool:
-    """Whether the key fields show no stroke-sized difference with the query's ink moved
-    so (a cheap first look, ink only, seals not set apart). With no key fields: True."""
-    x, y, bw, bh = cv2.boundingRect(strict)
-    if bw == 0:
-        return True
-    box = (slice(y, y + bh), slice(x, x + bw))
-    ink_q = cv2.threshold(moved[box], 127, 255, cv2.THRESH_BINARY)[1]
-    return not _differences(ink_q, ink_s[box], 2 * char, strict[box])[1]
-
-
-def _compare(
-    query: np.ndarray,
-    moved: np.ndarray,
-    move_levels,
-    has_levels_q: bool,
-    ink_s: np.ndarray,
-    seal_s: np.ndarray | None,
-    faint_s: np.ndarray | None,
-    page: StoredPage,
-    strict: np.ndarray,
-) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]], float] | None:
-    """(mask of ink in one page only, stroke-sized differences, agreement score) with the
-    query's ink `moved` onto the stored page (`move_levels` moves the query's levels the
-    same way); None when too little of the stored ink lies in compared text lines."""
-    h, w = ink_s.shape
-    ink_q = cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]  # as a paper page would be
-    # Inside a seal region of either page, faint ink is left out of both; the rest of
-    # the ink, the text under a seal included, must be matched as everywhere.
-    dark_s, dark_q = ink_s, ink_q
-    seal_q = faint_q = None
-    if has_levels_q:
-        # The query's levels moved the same way (nearest: a level is not interpolated).
-        seal_q, faint_q = _levels(move_levels(query))
-    if seal_s is not None or seal_q is not None:
-        region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
-        if seal_q is not None:
-            region = cv2.bitwise_or(region, seal_q)
-        if faint_q is not None:
-            dark_q = _without(ink_q, region, faint_q)
-        if faint_s is not None:
-            dark_s = _without(ink_s, region, faint_s)
-    # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
-    half_q = cv2.threshold(_half(ink_q), 96, 255, cv2.THRESH_BINARY)[1]
-    half_s, char, zones_s = page.structure
-    zones = cv2.bitwise_or(zones_s, _text_zones(half_q, char))
-    # Table rules and underlines are not text: now that zones reach up to the rule above
-    # a line, a rule a pixel thicker on one scan would differ along its whole length.
-    run = max(8, round(RULE_LENGTH * char))
-    rules = cv2.morphologyEx(
-        cv2.bitwise_or(half_s, half_q), cv2.MORPH_OPEN, np.ones((1, run), np.uint8)
-    )
-    rules = cv2.dilate(rules, np.ones((5, 1), np.uint8))
-    zones = cv2.subtract(zones, rules)  # 0/255 masks: zones AND NOT rules
-    zones = cv2.resize(zones, (w - w % 2, h - h % 2), interpolation=cv2.INTER_NEAREST)
-    zones = cv2.copyMakeBorder(zones, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    if np.count_nonzero(cv2.bitwise_and(ink_s, zones)) < MIN_TEXT * np.count_nonzero(ink_s):
-        return None
-    # Differences are found everywhere at the same tolerance. One in a key field, or one
-    # the size of a digit's stroke anywhere, refuses. Smaller ones outside the key fields
-    # (seal fragments, broken strokes of a hard scan) are forgiven only when the key
-    # fields, re-read on the query as recorded, prove the paper is the same; with no key fields
-    # every difference refuses.
-    diff, found = _differences(dark_q, dark_s, 2 * char, cv2.bitwise_or(zones, strict))
-    ink_total = max(cv2.countNonZero(ink_s) + cv2.countNonZero(ink_q), 1)
-    score = round(1.0 - 2.0 * cv2.countNonZero(diff) / ink_total, 4)  # a float, for JSON
-    return diff, found, score
 
 
 def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:

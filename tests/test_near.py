@@ -142,12 +142,10 @@ def test_boxes_off_their_fields_prove_nothing():
     assert light.same and light.reason == "the ink agrees everywhere", light.reason
     # A re-scan with a few small differences, proved by its key fields. Which scans of
     # this paper have some moves with every change of cleanup or alignment ("medium",
-    # then "jpeg" came to agree strictly; since the global alignment is tried alone first,
-    # every kind at seed 4 does), so the first scan that has them is taken.
+    # then "jpeg" came to agree strictly), so the first kind that has them is taken.
     boxes = stored_boxes("application_form", 4)
-    kinds = ("jpeg", "rot90", "noise", "medium", "rot180", "lighting", "stamp")
-    for kind, seed in [(kind, 4) for kind in kinds] + [("stamp", 8), ("stamp", 9)]:
-        noisy = prepare(rescan(render(spec), kind, seed))
+    for kind in ("jpeg", "rot90", "noise", "medium", "rot180", "lighting", "stamp"):
+        noisy = prepare(rescan(render(spec), kind, 4))
         proved = confirm(noisy, base, boxes)
         assert proved.same, f"{kind}: {proved.reason}"
         if "small differences outside the key fields" in proved.reason:
