@@ -29,13 +29,6 @@ TARGET_CHAR_HEIGHT = 30.0
 # costs time and a little sharpness for nothing).
 KEEP_SCALE = (0.8, 1.3)
 SCALE_LIMITS = (0.25, 4.0)
-# Tesseract reads a copy of the cleaned page shrunk by this factor (text ~26 px instead of
-# 30): its layout analysis then works on a quarter fewer pixels. Measured on the 25 bench
-# pages (Tesseract 5.3, vie, interleaved): 11 % less Tesseract CPU, CER over all pages
-# 0.0799 -> 0.0786 (the median page's 0.0893 -> 0.0952). The cleaned page keeps its
-# scale: the near-reuse comparison image is made from it, and one letter changed under a
-# seal must still show there (cleaning at 26 px let such a page through bench.near_bench).
-OCR_SCALE = 26 / 30
 MAX_SKEW = 10.0  # degrees searched either way
 MIN_SKEW = 0.1  # below this the page is left unrotated
 NOISE_MEDIAN = 6.0  # gray-level noise sigma above which a median filter is applied
@@ -739,18 +732,3 @@ def cleanup(
 
     dpi = 300 if height is not None else int(dpi_hint or 300)
     return CleanPage(binary, metrics, _affine(m), dpi, original)
-
-
-def ocr_copy(clean: CleanPage) -> CleanPage:
-    """The page Tesseract reads: `clean` shrunk by OCR_SCALE (area average, then two-tone
-    again unless the cleanup kept gray levels), with its transform and resolution to match.
-    A page whose text could not be measured, or that was not cleaned, is read as it is."""
-    if clean.metrics.x_height is None or clean.metrics.binarization == "none":
-        return clean
-    h, w = clean.image.shape[:2]
-    nw, nh = max(1, round(w * OCR_SCALE)), max(1, round(h * OCR_SCALE))
-    image = cv2.resize(clean.image, (nw, nh), interpolation=cv2.INTER_AREA)
-    if clean.metrics.binarization != "normalized":
-        image = cv2.threshold(image, 127, 255, cv2.THRESH_BINARY)[1]
-    shrink = np.diag([nw / w, nh / h, 1.0]) @ np.vstack([clean.transform, [0, 0, 1]])
-    return CleanPage(image, clean.metrics, _affine(shrink), round(clean.dpi * OCR_SCALE))

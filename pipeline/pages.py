@@ -23,7 +23,7 @@ from PIL import Image
 
 from ocr import images, pdf, tesseract
 from pipeline import near
-from pipeline.cleanup import cleanup, ocr_copy
+from pipeline.cleanup import cleanup
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import BBox, Page, SourceFile, Word
@@ -215,11 +215,10 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
             return outcome if task.data is not None else save_part(outcome, task.work_dir)
 
     started = time.perf_counter()
-    read = ocr_copy(clean)
     result = tesseract.ocr_image(
-        read.image,
+        clean.image,
         lang=cfg.lang,
-        dpi=read.dpi,
+        dpi=clean.dpi,
         timeout=cfg.page_timeout,
         want_pdf=True,
         cmd=cfg.tesseract_cmd,
@@ -227,14 +226,14 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     )
     timings["read"] = time.perf_counter() - started
 
-    inverse = cv2.invertAffineTransform(np.asarray(read.transform, dtype=np.float64))
+    inverse = cv2.invertAffineTransform(np.asarray(clean.transform, dtype=np.float64))
     boxes = _map_boxes([w.bbox for w in result.words], inverse, width, height)
     words = [
         Word(w.text, box, w.confidence, w.line_id)
         for w, box in zip(result.words, boxes, strict=True)
     ]
     # Tesseract gave up: the page still goes into the PDF, as an image without text.
-    pdf_bytes = result.pdf or _image_pdf(read.image, read.dpi)
+    pdf_bytes = result.pdf or _image_pdf(clean.image, clean.dpi)
     page = Page(
         index=task.index,
         width=width,

@@ -12,7 +12,6 @@ from rapidfuzz.distance import Levenshtein
 from bench import pages
 from ocr.tesseract import limit_threads, ocr_image
 from pipeline.cleanup import (
-    OCR_SCALE,
     TARGET_CHAR_HEIGHT,
     char_height,
     cleanup,
@@ -20,7 +19,6 @@ from pipeline.cleanup import (
     drop_red,
     neighbour_lean,
     noise_sigma,
-    ocr_copy,
     remove_leaders,
     to_gray,
 )
@@ -137,20 +135,16 @@ def test_to_gray_composites_alpha_over_white():
     assert gray[0, 0] == 0 and gray[5, 5] == 255
 
 
-@pytest.mark.parametrize("for_ocr", [False, True], ids=["cleaned", "ocr-copy"])
-def test_transform_maps_original_points_to_cleaned_image(for_ocr):
+def test_transform_maps_original_points_to_cleaned_image():
     """GIVEN a skewed, bordered, oversized scan with a black square at a known place
-    WHEN it is cleaned (border crop, deskew and downscale all applied), and shrunk again
-    into the copy Tesseract reads
-    THEN each transform carries the square's centre onto the square in its image."""
+    WHEN it is cleaned (border crop, deskew and downscale all applied)
+    THEN the transform carries the square's centre onto the square in the cleaned image."""
     page = pages.form_page(pages.AN, dpi=450)
     scan = pages.degrade(page, skew=3.0, noise=4, lighting=0, jpeg=0, border=80)
     cx, cy = 1500, 3600
     cv2.rectangle(scan, (cx - 40, cy - 40), (cx + 40, cy + 40), 0, -1)
     cleaned = cleanup(scan, dpi_hint=450)
     assert cleaned.metrics.border_removed and cleaned.metrics.scale < 0.8
-    if for_ocr:
-        cleaned = ocr_copy(cleaned)
     x, y = cleaned.transform @ np.array([cx, cy, 1.0])
     ink = cleaned.image < 128
     count, labels = cv2.connectedComponents(ink.astype(np.uint8))
@@ -158,23 +152,6 @@ def test_transform_maps_original_points_to_cleaned_image(for_ocr):
     assert label != 0
     ys, xs = np.nonzero(labels == label)
     assert abs(xs.mean() - x) < 3 and abs(ys.mean() - y) < 3
-
-
-def test_ocr_copy_is_a_smaller_two_tone_page_and_an_uncleaned_page_is_read_as_is(form):
-    """GIVEN a cleaned page, and a page with cleanup off
-    WHEN the copy Tesseract reads is made
-    THEN the cleaned page shrinks by OCR_SCALE, stays two-tone, and its resolution follows;
-    the uncleaned page is read as it is."""
-    cleaned = cleanup(form, dpi_hint=300)
-    copy = ocr_copy(cleaned)
-    h, w = cleaned.image.shape
-    assert copy.image.shape == (round(h * OCR_SCALE), round(w * OCR_SCALE))
-    assert set(np.unique(copy.image).tolist()) == {0, 255}
-    assert copy.dpi == round(cleaned.dpi * OCR_SCALE)
-    ink = float(np.mean(cleaned.image < 128))
-    assert float(np.mean(copy.image < 128)) == pytest.approx(ink, rel=0.15)
-    raw = cleanup(form, dpi_hint=300, enabled=False)
-    assert ocr_copy(raw) is raw
 
 
 def test_disabled_cleanup_only_converts_to_gray(form):
