@@ -14,16 +14,17 @@ from typing import Any
 # 2: display-only fields not indexed, text without positions; 3: per-stage timing sums
 # in flat fields instead of nested objects, the body as one JSON string; 4: fields only
 # filtered on without doc values; 5: a document's pages inside its own record (no pages
-# index), its link to its own dossier implied by dossier_id; 6: the body compressed
-MAPPING_VERSION = 6
+# index), its link to its own dossier implied by dossier_id; 6: the body compressed; 7:
+# fields only sorted or aggregated on without index terms
+MAPPING_VERSION = 7
 
 KEYWORD = {"type": "keyword"}
-# For values read from paper: an overlong one (a whole paragraph read as one field) is kept
-# in _source but not indexed, instead of failing the document (Lucene's term limit).
-LONG_KEYWORD = {"type": "keyword", "ignore_above": 4096}
 # Matched by term, terms or wildcard filters only (never sorted, aggregated or tested
 # with exists): index terms, no doc values (less for the server to write per document).
 FILTER_KEYWORD = {"type": "keyword", "doc_values": False}
+# For values read from paper (LONG_*): an overlong one (a whole paragraph read as one
+# field) is kept in _source but not indexed, instead of failing the document (Lucene's
+# term limit).
 LONG_FILTER_KEYWORD = {**FILTER_KEYWORD, "ignore_above": 4096}
 # Stored in _source for display only: neither indexed nor searchable.
 STORED_ONLY = {"type": "object", "enabled": False}
@@ -31,6 +32,10 @@ STORED_ONLY = {"type": "object", "enabled": False}
 # values (less for the server to write per document in a bulk load).
 SHOWN_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
 SHOWN_INTEGER = {"type": "integer", "index": False, "doc_values": False}
+# Only sorted, aggregated or summed (or, for has_pages, one range count): doc values, no
+# index terms or points.
+SORT_INTEGER = {"type": "integer", "index": False}
+LONG_FACET_KEYWORD = {"type": "keyword", "index": False, "ignore_above": 4096}
 SHOWN_FLOAT = {"type": "float", "index": False, "doc_values": False}
 # Searched by terms, ranked by BM25 (term frequencies and norms): no phrase query or
 # server-side highlight reads positions (highlights come from indexer.highlight).
@@ -43,7 +48,7 @@ DOCUMENTS: dict[str, Any] = {
         "sha256": KEYWORD,
         "source_path": SHOWN_KEYWORD,
         "media_type": SHOWN_KEYWORD,
-        "first_page": {"type": "integer"},
+        "first_page": SORT_INTEGER,
         "last_page": SHOWN_INTEGER,
         "doc_type": KEYWORD,
         "status": SHOWN_KEYWORD,
@@ -58,8 +63,8 @@ DOCUMENTS: dict[str, Any] = {
         # "name=value" for every field with a value: exact field filters by terms.
         "field_pairs": LONG_FILTER_KEYWORD,
         "main_date": {"type": "date", "format": "strict_date", "ignore_malformed": True},
-        "year": KEYWORD,
-        "office": LONG_KEYWORD,
+        "year": {"type": "keyword", "index": False},
+        "office": LONG_FACET_KEYWORD,  # (searched through office_folded)
         "office_folded": LONG_FILTER_KEYWORD,
         "dossier_id": FILTER_KEYWORD,
         "created_at": {"type": "date"},
@@ -82,7 +87,7 @@ DOCUMENTS: dict[str, Any] = {
         # (each one has a fixed cost to write: id look-up, version, translog, _source).
         # How many (summed by stats; has_pages asks for one above 0), and per reading
         # method (a field named by stage_key) how many, summed by stats.
-        "page_count": {"type": "integer"},
+        "page_count": SORT_INTEGER,
         "page_methods": {"type": "object", "dynamic": "true"},
         # Chunks (indexer.base.phash_chunks) of every page's hash, for the near-duplicate
         # terms look-up; the hashes themselves, one per page in order, in 16 hex digits
