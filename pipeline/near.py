@@ -323,17 +323,23 @@ _ZIGZAG = sorted(
 
 class StoredPage:
     """A stored comparison image, with what every confirmation against it derives from it
-    alone (half-size ink, the alignment's copies, letter height, text zones), each made on
-    first use and kept: a worker's matcher keeps the recent ones, and pages of one
-    template keep proposing the same stored pages. The kept arrays are read-only."""
+    alone (its ink at full and half size, the alignment's copies, letter height, text
+    zones), each made on first use and kept: a worker's matcher keeps the recent ones, and
+    pages of one template keep proposing the same stored pages. The kept arrays are
+    read-only."""
 
     def __init__(self, image: np.ndarray):
         self.image = image
 
     @cached_property
+    def ink(self) -> np.ndarray:
+        """The ink mask (255 = ink) at full size."""
+        return _frozen(_ink_mask(self.image))
+
+    @cached_property
     def half(self) -> np.ndarray:
         """The ink (255) at half size, by area."""
-        return _frozen(_half(_ink_mask(self.image)))
+        return _frozen(_half(self.ink))
 
     @cached_property
     def ecc_copy(self) -> tuple[float, np.ndarray]:
@@ -598,7 +604,7 @@ def confirm(
     # paper again: interpolating a faint level would thin the query's strokes.
     seal_s, faint_s = _levels(stored)
     has_levels_q = _has_levels(query)
-    ink_s, ink_q = _ink_mask(stored), _ink_mask(query)
+    ink_s, ink_q = page.ink, _ink_mask(query)
     half_q = _half(ink_q)
     warp, ecc = _global_align(half_q, page)
     if warp is None or ecc < MIN_ECC:
