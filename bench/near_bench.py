@@ -7,7 +7,7 @@ on trick pages built to fool the check (tests/reuse_fixtures.py).
 For each document type one paper is scanned cleanly and ingested with the real CLI into
 a temporary store (cleanup, OCR, field extraction, catalog), so the key-field boxes are
 the ones `dossier ingest` finds. Every query page (13 re-scan kinds; each trick page
-printed clean and re-scanned) goes through the real cleanup and `comparison_image`,
+printed clean and re-scanned) goes through the real cleanup plan and `page_comparison`,
 then `near.confirm` against the stored comparison image with those boxes, as
 pipeline/nearmatch.py does. Reported: hash distances by group, false reuses (must be 0),
 recall per document type and per re-scan kind, trick pages confirmed on the ink alone
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from indexer.sqlite import SqliteIndex  # noqa: E402
 from pipeline import near, store  # noqa: E402
-from pipeline.cleanup import cleanup  # noqa: E402
+from pipeline.cleanup import plan_cleanup  # noqa: E402
 from pipeline.nearmatch import field_boxes  # noqa: E402
 from tests.reuse_fixtures import (  # noqa: E402
     RESCANS,
@@ -55,8 +55,7 @@ TRICK_SCANS = ("clean", "light")  # each trick page printed clean, and re-scanne
 
 
 def _prepare(image: np.ndarray) -> np.ndarray:
-    clean = cleanup(image, dpi_hint=300)
-    return near.comparison_with_seals(clean.image, image, clean.transform)[0]
+    return near.page_comparison(plan_cleanup(image, dpi_hint=300))[0]
 
 
 def _stored(doc_type: str, seed: int, work: Path) -> tuple[np.ndarray, list[near.FieldBox]]:

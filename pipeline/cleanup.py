@@ -615,6 +615,72 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     return removed
 
 
+@dataclass
+class CleanupPlan:
+    """What cleanup measured on the working copy and decided, before any full-resolution
+    pixel is touched. finish_cleanup carries it out; near.page_comparison makes the page's
+    comparison image straight from it, so a re-scan found on file is never cleaned at full
+    resolution."""
+
+    gray: np.ndarray  # the page in gray, red seal ink lightened (what is binarized)
+    original: np.ndarray  # the page as loaded, in gray (seals as dark as scanned)
+    metrics: CleanupMetrics
+    enabled: bool
+    dpi: int  # the cleaned page's resolution (Tesseract --dpi)
+    crop: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right kept (pixels)
+    skew: float = 0.0  # degrees, as measured (the metrics keep it rounded)
+    scale: float = 1.0
+    median: int = 0  # median filter size (0: none)
+    noisy: bool = False  # normalized, not thresholded
+    uneven: bool = False  # lit unevenly: Otsu after dividing out the paper
+    # The working copy (border cropped, paper divided out) and its 3x3 map to original pixels.
+    small: np.ndarray | None = None
+    small_to_original: np.ndarray | None = None
+
+    def geometry(self) -> tuple[np.ndarray, tuple[int, int] | None, np.ndarray | None, tuple]:
+        """(3x3 original -> cleaned pixels, area-downscale size or None, 3x3 warp of the
+        cropped and downscaled page or None, cleaned (width, height))."""
+        top, bottom, left, right = self.crop
+        ph, pw = bottom - top, right - left
+        m = np.array([[1, 0, -left], [0, 1, -top], [0, 0, 1]], np.float64)
+        resized = None
+        if self.scale < 1.0:
+            nw, nh = max(1, round(pw * self.scale)), max(1, round(ph * self.scale))
+            m = np.diag([nw / pw, nh / ph, 1.0]) @ m
+            resized, pw, ph = (nw, nh), nw, nh
+        warp = None
+        if self.metrics.rotation or self.skew or self.scale > 1.0:
+            # Clockwise `rotation` is a counter-clockwise turn of -rotation degrees, plus
+            # the deskew, plus any upscale.
+            s = max(self.scale, 1.0)
+            r, pw, ph = _rotation3(self.skew - self.metrics.rotation, pw * s, ph * s)
+            warp = r @ np.diag([s, s, 1.0])
+            m = warp @ m
+        return m, resized, warp, (pw, ph)
+
+
+def binarize_page(page: np.ndarray, noisy: bool, uneven: bool) -> tuple[np.ndarray, str]:
+    """(the page as Tesseract should read it, how): global Otsu on even pages, Otsu after
+    dividing out the paper brightness on unevenly lit ones. A page still noisy after the
+    median is only normalized: thresholding noise breaks thin strokes and tone marks, and
+    Tesseract reads the gray levels better (measured: CER 0.11 thresholded vs 0.004)."""
+    if noisy:
+        return _normalize(page, _background(page)), "normalized"
+    binary = _binarize(page, uneven)
+    # (Share of ink = share of 0 pixels: the binary page is 0/255.)
+    if not uneven and 1.0 - cv2.countNonZero(binary) / binary.size > 0.3:
+        # Global Otsu split the paper itself (a shaded or tinted page): normalize first.
+        uneven = True
+        binary = _binarize(page, uneven)
+    return binary, "adaptive" if uneven else "otsu"
+
+
+def median_size(sigma: float) -> int:
+    """The median filter a page of this noise level gets (0: none): only what is
+    measurably noisy is filtered."""
+    return 5 if sigma > NOISE_STRONG else 3 if sigma > NOISE_MEDIAN else 0
+
+
 def cleanup(
     image: np.ndarray,
     *,
@@ -624,17 +690,32 @@ def cleanup(
 ) -> CleanPage:
     """Clean one page for OCR; see the module docstring. `enabled=False` only converts
     to grayscale (the benchmark's "cleanup off")."""
+    return finish_cleanup(
+        plan_cleanup(image, dpi_hint=dpi_hint, enabled=enabled, lang_cmd=lang_cmd)
+    )
+
+
+def plan_cleanup(
+    image: np.ndarray,
+    *,
+    dpi_hint: int | None,
+    enabled: bool = True,
+    lang_cmd: str = "tesseract",
+) -> CleanupPlan:
+    """Measure the page on a small working copy and decide every step of its cleanup
+    (border crop, orientation, skew, text scale, noise, lighting)."""
     color, gray = to_color_and_gray(image)
     original = gray
     metrics = CleanupMetrics()
     if not enabled or gray.size == 0 or min(gray.shape) < 16:
-        return CleanPage(gray, metrics, np.eye(2, 3), int(dpi_hint or 300), original)
+        return CleanupPlan(gray, original, metrics, False, int(dpi_hint or 300))
     if color is not None:
         gray, _ = drop_red(color, gray)
     h0, w0 = gray.shape
 
     # Working copy for every measurement.
     small = _shrink(gray, WORK_SIDE)
+    k = max(1, int(np.ceil(max(gray.shape) / WORK_SIDE)))  # _shrink's factor
     f = small.shape[1] / w0
     metrics.contrast = round(float(cv2.meanStdDev(small)[1][0, 0]), 2)
 
@@ -678,57 +759,42 @@ def cleanup(
     # rather than thresholded, so its warp must not draw a paper edge (replicate instead).
     sigma = noise_sigma(gray[ct:cb, cl:cr]) * min(1.0, scale)
     metrics.noise = round(sigma, 2)
-    noisy = sigma > NOISE_MEDIAN
+    median = median_size(sigma)
+    metrics.denoise = f"median{median}" if median else "none"
+    dpi = 300 if height is not None else int(dpi_hint or 300)
+    # Working-copy pixel u covers original pixels k*u .. k*u + k - 1 (centre k*u + (k-1)/2).
+    to_original = np.array(
+        [[k, 0, k * left + (k - 1) / 2], [0, k, k * top + (k - 1) / 2], [0, 0, 1]], np.float64
+    )
+    return CleanupPlan(
+        gray, original, metrics, True, dpi, (ct, cb, cl, cr), skew, scale,
+        median, sigma > NOISE_MEDIAN, uneven, normalized, to_original,
+    )  # fmt: skip
 
-    # 4. Geometry at full resolution: crop, (area-)downscale, then one warp.
-    page = gray[ct:cb, cl:cr]
-    m = np.array([[1, 0, -cl], [0, 1, -ct], [0, 0, 1]], np.float64)
-    if scale < 1.0:
-        ph, pw = page.shape
-        nw, nh = max(1, round(pw * scale)), max(1, round(ph * scale))
-        page = cv2.resize(page, (nw, nh), interpolation=cv2.INTER_AREA)
-        m = np.diag([nw / pw, nh / ph, 1.0]) @ m
-    if rotation or skew or scale > 1.0:
-        # One warp: clockwise `rotation` is a counter-clockwise turn of -rotation degrees,
-        # plus the deskew, plus any upscale (cubic, so small text keeps its shape).
-        ph, pw = page.shape
-        s = max(scale, 1.0)
-        r, nw, nh = _rotation3(skew - rotation, pw * s, ph * s)
-        r = r @ np.diag([s, s, 1.0])
-        flags = cv2.INTER_CUBIC if s > 1.0 else cv2.INTER_LINEAR
-        border = cv2.BORDER_REPLICATE if noisy else cv2.BORDER_CONSTANT
+
+def finish_cleanup(plan: CleanupPlan) -> CleanPage:
+    """Carry the plan out at full resolution: crop, (area-)downscale, one warp, denoise,
+    binarize, clear edge blobs and dotted leaders."""
+    metrics = plan.metrics
+    if not plan.enabled:
+        return CleanPage(plan.gray, metrics, np.eye(2, 3), plan.dpi, plan.original)
+    top, bottom, left, right = plan.crop
+    m, resized, warp, size = plan.geometry()
+    page = plan.gray[top:bottom, left:right]
+    if resized is not None:
+        page = cv2.resize(page, resized, interpolation=cv2.INTER_AREA)
+    if warp is not None:
+        # Cubic for an upscale, so small text keeps its shape.
+        flags = cv2.INTER_CUBIC if plan.scale > 1.0 else cv2.INTER_LINEAR
+        border = cv2.BORDER_REPLICATE if plan.noisy else cv2.BORDER_CONSTANT
         page = cv2.warpAffine(
-            page, _affine(r), (nw, nh), flags=flags, borderMode=border, borderValue=255
+            page, _affine(warp), size, flags=flags, borderMode=border, borderValue=255
         )
-        m = r @ m
-
-    # 5. Denoise only what is measurably noisy.
-    if sigma > NOISE_STRONG:
-        page = cv2.medianBlur(page, 5)
-        metrics.denoise = "median5"
-    elif sigma > NOISE_MEDIAN:
-        page = cv2.medianBlur(page, 3)
-        metrics.denoise = "median3"
-
-    # 6. Binarize, chosen from the measurements: global Otsu on even pages, Otsu after
-    # dividing out the paper brightness on unevenly lit ones. A page still noisy after the
-    # median is only normalized: thresholding noise breaks thin strokes and tone marks,
-    # and Tesseract reads the gray levels better (measured: CER 0.11 thresholded vs 0.004).
-    if noisy:
-        binary = _normalize(page, _background(page))
-        metrics.binarization = "normalized"
-    else:
-        binary = _binarize(page, uneven)
-        # (Share of ink = share of 0 pixels: the binary page is 0/255.)
-        if not uneven and 1.0 - cv2.countNonZero(binary) / binary.size > 0.3:
-            # Global Otsu split the paper itself (a shaded or tinted page): normalize first.
-            uneven = True
-            binary = _binarize(page, uneven)
-        metrics.binarization = "adaptive" if uneven else "otsu"
+    if plan.median:
+        page = cv2.medianBlur(page, plan.median)
+    binary, metrics.binarization = binarize_page(page, plan.noisy, plan.uneven)
     if _clear_edge_blobs(binary):
         metrics.border_removed = True
     if metrics.x_height is not None:
-        remove_leaders(binary, metrics.x_height * scale)
-
-    dpi = 300 if height is not None else int(dpi_hint or 300)
-    return CleanPage(binary, metrics, _affine(m), dpi, original)
+        remove_leaders(binary, metrics.x_height * plan.scale)
+    return CleanPage(binary, metrics, _affine(m), plan.dpi, plan.original)

@@ -23,7 +23,7 @@ from PIL import Image
 
 from ocr import images, pdf, tesseract
 from pipeline import near
-from pipeline.cleanup import cleanup
+from pipeline.cleanup import finish_cleanup, plan_cleanup
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import BBox, Page, SourceFile, Word
@@ -158,31 +158,21 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     timings["load"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    clean = cleanup(pixels, dpi_hint=dpi_hint, enabled=cfg.cleanup, lang_cmd=cfg.tesseract_cmd)
+    plan = plan_cleanup(pixels, dpi_hint=dpi_hint, enabled=cfg.cleanup, lang_cmd=cfg.tesseract_cmd)
+    del pixels
     timings["cleanup"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    # The original's gray levels tell a seal's faint ink from text (the cleaned page is binary);
-    # the cleanup's gray copy of it spares a second colour conversion.
-    original = pixels if clean.gray is None else clean.gray
-    binary = clean.metrics.binarization in ("otsu", "adaptive")  # a 0/255 page: no Otsu pass
-    comparison, to_compare = near.comparison_with_seals(
-        clean.image, original, clean.transform, binary=binary
-    )
-    del pixels, original
-    clean.gray = None
+    # Made from the cleanup's plan, before the page is cleaned at full resolution: a
+    # re-scan found on file skips that cleaning altogether.
+    comparison, to_compare = near.page_comparison(plan)
     page_hash = near.page_hash(comparison)
     # Run-length PNG: the comparison page is two-tone, so this is both the smallest and
     # the fastest encoding measured (3x faster than zlib level 3, 30% smaller). One row
     # filter ("up"), not OpenCV's per-row choice among all five: 22 -> 8 ms, same size.
     ok, png = cv2.imencode(".png", comparison, PNG_PARAMS)
     compare_data = png.tobytes() if ok else None
-    # Original pixels -> comparison pixels: the cleanup's transform, then the crop to the
-    # text box and its resize (the crop's offset matters: field boxes are re-read there).
-    cleaned = np.asarray(clean.transform, dtype=np.float64)
-    compare_transform = np.hstack(
-        [to_compare[:, :2] @ cleaned[:, :2], to_compare[:, :2] @ cleaned[:, 2:] + to_compare[:, 2:]]
-    ).tolist()
+    compare_transform = to_compare.tolist()  # original pixels -> comparison pixels
     timings["hash"] = time.perf_counter() - started
     if task.near_check:
         # Imported on the first re-scan check, not with this module: the forkserver that
@@ -202,10 +192,10 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
                 index=task.index,
                 width=width,
                 height=height,
-                dpi=dpi_hint or clean.dpi,
+                dpi=dpi_hint or plan.dpi,
                 method="empty",
                 phash=page_hash,
-                cleanup=clean.metrics,
+                cleanup=plan.metrics,
                 compare_transform=compare_transform,
                 timings=timings,
             )
@@ -213,6 +203,12 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
                 index=task.index, page=page, compare_data=compare_data, near=match
             )
             return outcome if task.data is not None else save_part(outcome, task.work_dir)
+
+    started = time.perf_counter()
+    clean = finish_cleanup(plan)
+    del plan
+    clean.gray = None
+    timings["cleanup"] += time.perf_counter() - started
 
     started = time.perf_counter()
     result = tesseract.ocr_image(
