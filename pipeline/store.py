@@ -124,8 +124,16 @@ def write_sidecar(store: Path, doc: Document) -> dict[str, str]:
 
 
 def comparison_path(store: Path, doc_id: str, page_index: int) -> Path:
-    """The stored comparison image of a document's page (0-based), for near reuse."""
-    return document_dir(store, doc_id) / f"compare-{page_index + 1:04d}.png"
+    """The stored comparison image of a document's page (0-based), for near reuse
+    (near.load_comparison reads it)."""
+    return document_dir(store, doc_id) / f"compare-{page_index + 1:04d}.zst"
+
+
+def stored_comparison(store: Path, doc_id: str, page_index: int) -> Path:
+    """comparison_path, or the PNG that versions before the zstd format wrote there."""
+    path = comparison_path(store, doc_id, page_index)
+    legacy = path.with_suffix(".png")
+    return legacy if not path.exists() and legacy.exists() else path
 
 
 def keep_comparisons(store: Path, doc_id: str, parts: list[str | None]) -> None:

@@ -440,3 +440,27 @@ def test_a_kept_stored_page_decides_as_the_bare_image():
     binary, _, zones = kept.structure
     for array in (kept.half, binary, zones, kept.tiles[0], kept.ecc_copy[1]):
         assert not array.flags.writeable
+
+
+def test_stored_comparison_images_read_back_as_written_and_old_pngs_still_read(tmp_path):
+    """GIVEN a comparison image (levels for faint ink and seals) WHEN stored in the zstd
+    format THEN it reads back bit for bit; a PNG stored by an earlier version is found and
+    read too; a damaged or missing file reads as None (the page is then read, not reused)."""
+    from pipeline import store
+    from pipeline.near import encode_comparison, load_comparison
+
+    image = prepare(rescan(render(paper("residence_confirmation", 2)), "clean", 2))
+    assert len(np.unique(image)) > 2  # the seal's levels are kept
+    path = store.comparison_path(tmp_path, "doc", 0)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(encode_comparison(image))
+    assert np.array_equal(load_comparison(store.stored_comparison(tmp_path, "doc", 0)), image)
+    old = store.comparison_path(tmp_path, "old", 0).with_suffix(".png")
+    old.parent.mkdir(parents=True)
+    cv2.imwrite(str(old), image)
+    assert store.stored_comparison(tmp_path, "old", 0) == old
+    assert np.array_equal(load_comparison(old), image)
+    damaged = tmp_path / "damaged.zst"
+    damaged.write_bytes(encode_comparison(image)[:200])
+    assert load_comparison(damaged) is None
+    assert load_comparison(tmp_path / "missing.zst") is None
