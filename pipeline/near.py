@@ -40,6 +40,7 @@ MARGIN = 0.02  # of the text box size, kept around it (alignment needs a little 
 # this factor above the comparison scale.
 REGION_MARGIN = 0.1
 REGION_SCALE = 1.1
+MILD_SHRINK = 0.8  # resizes by a factor above this are linear (see _cut)
 
 # Look-up radius in the chunked hash index: 8 chunks of 8 bits find everything within 7.
 NEAR_MAX_DISTANCE = 7
@@ -142,15 +143,20 @@ def _letters(ink: np.ndarray) -> tuple[np.ndarray, float]:
     return np.take(letters, labels), char  # np.take: ~2.5x faster than letters[labels]
 
 
-def _small_ink(ink: np.ndarray, side: int, page_side: int | None = None) -> tuple[np.ndarray, int]:
+def _small_ink(
+    ink: np.ndarray, side: int, page_side: int | None = None, whole_cells: bool = False
+) -> tuple[np.ndarray, int]:
     """The ink mask shrunk by an integer factor k (long side about `side`; of `page_side`
-    when the mask is part of a larger page), and k.
-    (Not cropped to whole k x k cells, though that would be ~4x faster: the text box,
-    hence every comparison image and near decision, would move by a few pixels.)"""
+    when the mask is part of a larger page), and k. `whole_cells`: cut to whole k x k
+    cells first (the last few rows and columns, paper margin), OpenCV's exact-factor
+    path, ~4x faster. (Not for the text box: moved by a pixel or two, it changed six of
+    52 near_bench decisions on borderline re-scans.)"""
     k = max(1, round((page_side or max(ink.shape)) / side))
     if k == 1:
         return ink, 1
     h, w = ink.shape[0] // k, ink.shape[1] // k
+    if whole_cells:
+        ink = ink[: h * k, : w * k]
     small = cv2.resize(ink, (w, h), interpolation=cv2.INTER_AREA)
     return cv2.threshold(small, 64, 255, cv2.THRESH_BINARY)[1], k
 
@@ -295,33 +301,47 @@ def comparison_geometry(
     """(comparison image, 2x3 affine mapping cleaned-page pixels to comparison pixels):
     the crop to the text box moves the origin, so field boxes need the offset too."""
     ink = _ink(clean_image)
+    box, size, matrix = _comparison_crop(ink, page_size)
+    return _ink_mask(_cut(ink, box, size, 0)), matrix
+
+
+def _comparison_crop(
+    ink: np.ndarray, page_size: tuple[float, float] | None
+) -> tuple[tuple[int, int, int, int], tuple[int, int], np.ndarray]:
+    """((top, left, bottom, right) of the text box and its margin, which may run past the
+    image; the comparison image's (width, height); the 2x3 affine from `ink`'s pixels)."""
     x0, y0, x1, y1 = _text_box(ink, page_size)
     bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
     pad_x, pad_y = round(MARGIN * bw) + 4, round(MARGIN * bh) + 4
-    # The box and its margin, padded with paper where the margin runs past the image (only
-    # the crop is copied, not the whole page).
-    h, w = ink.shape
     top, left, bottom, right = y0 - pad_y, x0 - pad_x, y1 + pad_y, x1 + pad_x
-    crop = cv2.copyMakeBorder(
-        ink[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)],
-        max(-top, 0),
-        max(bottom - h, 0),
-        max(-left, 0),
-        max(right - w, 0),
-        cv2.BORDER_CONSTANT,
-        value=0,
-    )
-    ch, cw = crop.shape
+    cw, ch = right - left, bottom - top
     scale = COMPARE_WIDTH / cw
     if cw * ch * scale * scale > MAX_COMPARE_PIXELS:
         scale = (MAX_COMPARE_PIXELS / (cw * ch)) ** 0.5
     size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(crop, size, interpolation=interpolation)
     sx, sy = size[0] / cw, size[1] / ch
-    # Crop column c is cleaned-page column c + x0 - pad_x.
-    matrix = np.array([[sx, 0.0, -(x0 - pad_x) * sx], [0.0, sy, -(y0 - pad_y) * sy]])
-    return _ink_mask(resized), matrix
+    # Crop column c is the image's column c + left.
+    matrix = np.array([[sx, 0.0, -left * sx], [0.0, sy, -top * sy]])
+    return (top, left, bottom, right), size, matrix
+
+
+def _cut(
+    image: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int], fill: int | None
+) -> np.ndarray:
+    """`image` inside `box` (top, left, bottom, right), what runs past it filled with
+    `fill` (None: the edge repeated), resized to `size` (only the crop is copied). By
+    area for a real shrink; linearly for a mild one (above MILD_SHRINK: ~6x faster, and
+    at that factor a pixel still takes its value from its own neighbourhood)."""
+    h, w = image.shape[:2]
+    top, left, bottom, right = box
+    part = image[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)]
+    border = (max(-top, 0), max(bottom - h, 0), max(-left, 0), max(right - w, 0))
+    if any(border):
+        kind = cv2.BORDER_REPLICATE if fill is None else cv2.BORDER_CONSTANT
+        part = cv2.copyMakeBorder(part, *border, kind, value=fill or 0)
+    shrink = size[0] / max(right - left, 1)
+    linear = shrink >= MILD_SHRINK if fill is None else shrink >= 1
+    return cv2.resize(part, size, interpolation=cv2.INTER_LINEAR if linear else cv2.INTER_AREA)
 
 
 def page_comparison(plan: CleanupPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -362,14 +382,21 @@ def page_comparison(plan: CleanupPlan) -> tuple[np.ndarray, np.ndarray]:
     offset_x, offset_y = (0.5 - left) * scale - 0.5, (0.5 - top) * scale - 0.5
     to_region = np.array([[scale, 0, offset_x], [0, scale, offset_y], [0, 0, 1]]) @ to_clean
     page = _warp_to(plan.gray, to_region, out, plan)
-    if plan.median:
-        page = cv2.medianBlur(page, plan.median)
-    region, plan.metrics.binarization = binarize_page(page, plan.noisy, plan.uneven)
-    comparison, region_to_compare = comparison_with_seals(
-        region, plan.original, to_region[:2], (cw * scale, ch * scale)
-    )
+    cleaned = cv2.medianBlur(page, plan.median) if plan.median else page
+    region, plan.metrics.binarization = binarize_page(cleaned, plan.noisy, plan.uneven)
+    # A 0/255 page's Otsu threshold is 0: its ink is the plain < 128 mask (no histogram).
+    ink = _ink(region) if plan.noisy else _ink_mask(region)
+    box, out, region_to_compare = _comparison_crop(ink, (cw * scale, ch * scale))
+    comparison = _ink_mask(_cut(ink, box, out, 0))
     to_compare = np.vstack([region_to_compare, [0, 0, 1]]) @ to_region
-    return comparison, np.ascontiguousarray(to_compare[:2])
+    # How dark the ink was (seals, faint ink) is read from the page's gray in the same
+    # geometry: the region's own gray, cut like the ink, or, when the cleanup lightened
+    # red seal ink, the original warped there.
+    if plan.original is plan.gray:
+        gray = _cut(page, box, out, None)
+    else:
+        gray = _warp_to(plan.original, to_compare, out, plan)
+    return mark_seals(comparison, gray), np.ascontiguousarray(to_compare[:2])
 
 
 def _warp_to(
@@ -438,7 +465,7 @@ def page_hash(comparison: np.ndarray) -> int:
     """64-bit layout hash: signs of the 64 lowest non-constant DCT frequencies of a
     blurred density map of the page's letters. At text-line scale it is deaf to noise,
     stroke weight, seals and photos, so re-scans agree bit for bit or nearly."""
-    small, _ = _small_ink(_ink_mask(comparison), 600)
+    small, _ = _small_ink(_ink_mask(comparison), 600, whole_cells=True)
     letters, _ = _letters(small)
     density = cv2.resize(letters.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
     density = cv2.GaussianBlur(density, (0, 0), 1.5)
@@ -471,6 +498,15 @@ class StoredPage:
     def ink(self) -> np.ndarray:
         """The ink mask (255 = ink) at full size."""
         return _frozen(_ink_mask(self.image))
+
+    @cached_property
+    def levels(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(seal-region mask, faint-ink mask), as _levels gives them."""
+        seal, faint = _levels(self.image)
+        return (
+            None if seal is None else _frozen(seal),
+            None if faint is None else _frozen(faint),
+        )
 
     @cached_property
     def half(self) -> np.ndarray:
@@ -738,7 +774,7 @@ def confirm(
         return refuse("the text blocks have different shapes")
     # The levels (faint ink, seal regions) are read once, then both pages are plain ink on
     # paper again: interpolating a faint level would thin the query's strokes.
-    seal_s, faint_s = _levels(stored)
+    seal_s, faint_s = page.levels
     has_levels_q = _has_levels(query)
     ink_s, ink_q = page.ink, _ink_mask(query)
     half_q = _half(ink_q)
