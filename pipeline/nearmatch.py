@@ -92,10 +92,10 @@ class NearMatcher:
             return None  # a page read from a PDF text layer keeps no comparison image
         image = self._stored.get(key)
         if image is None:
-            decoded = near.load_comparison(path)
-            if decoded is None:
+            image = near.load_stored_page(path)
+            if image is None:
                 return None
-            image = self._stored[key] = near.StoredPage(decoded)
+            self._stored[key] = image
             if len(self._stored) > STORED_CACHE:
                 self._stored.popitem(last=False)
         else:

@@ -162,7 +162,6 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     # re-scan found on file skips that cleaning altogether.
     comparison, to_compare = near.page_comparison(plan)
     page_hash = near.page_hash(comparison)
-    compare_data = near.encode_comparison(comparison)
     compare_transform = to_compare.tolist()  # original pixels -> comparison pixels
     timings["hash"] = time.perf_counter() - started
     if task.near_check:
@@ -179,6 +178,9 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
         match = matcher.match(comparison, page_hash) if matcher is not None else None
         timings["near"] = time.perf_counter() - started
         if match is not None:
+            started = time.perf_counter()
+            compare_data = near.encode_comparison(comparison)
+            timings["hash"] += time.perf_counter() - started
             page = Page(
                 index=task.index,
                 width=width,
@@ -194,6 +196,11 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
                 index=task.index, page=page, compare_data=compare_data, near=match
             )
             return outcome if task.data is not None else save_part(outcome, task.work_dir)
+
+    started = time.perf_counter()
+    # Stored with what every near check against it would otherwise derive from it again.
+    compare_data = near.encode_comparison(comparison, near.StoredPage(comparison))
+    timings["hash"] += time.perf_counter() - started
 
     started = time.perf_counter()
     clean = finish_cleanup(plan)

@@ -460,6 +460,20 @@ def test_stored_comparison_images_read_back_as_written_and_old_pngs_still_read(t
     cv2.imwrite(str(old), image)
     assert store.stored_comparison(tmp_path, "old", 0) == old
     assert np.array_equal(load_comparison(old), image)
+    # Stored with its structure (as ingest stores a page it read): the same answers as a
+    # page that derives it, from the stored letter height and zones.
+    from pipeline.near import StoredPage, load_stored_page
+
+    with_structure = tmp_path / "with.zst"
+    with_structure.write_bytes(encode_comparison(image, StoredPage(image)))
+    kept = load_stored_page(with_structure)
+    assert "structure" in vars(kept) and np.array_equal(kept.image, image)
+    derived = StoredPage(image).structure
+    assert kept.structure[1] == derived[1]
+    assert all(np.array_equal(a, b) for a, b in zip(kept.structure[::2], derived[::2], strict=True))
+    query = prepare(rescan(render(paper("residence_confirmation", 2)), "light", 2))
+    a, b = confirm(query, kept), confirm(query, StoredPage(image))
+    assert (a.same, a.score, a.reason, a.boxes) == (b.same, b.score, b.reason, b.boxes)
     damaged = tmp_path / "damaged.zst"
     damaged.write_bytes(encode_comparison(image)[:200])
     assert load_comparison(damaged) is None
