@@ -800,7 +800,7 @@ def confirm(
     # The levels (faint ink, seal regions) are read once, then both pages are plain ink on
     # paper again: interpolating a faint level would thin the query's strokes.
     seal_s, faint_s = page.levels
-    has_levels_q = _has_levels(query)
+    levels_q = _level_kinds(query)
     ink_s, ink_q = page.ink, _ink_mask(query)
     half_q = _half(ink_q)
     warp, ecc = _global_align(half_q, page)
@@ -816,7 +816,9 @@ def confirm(
     # the ink, the text under a seal included, must be matched as everywhere.
     dark_s, dark_q = ink_s, ink_q
     seal_q = faint_q = None
-    if has_levels_q:
+    # Faint ink matters only inside a seal region: without one on either page the query's
+    # levels are not needed (a remap only moves levels, so it makes no seal appear).
+    if levels_q == "seal" or (levels_q == "faint" and seal_s is not None):
         # The query's levels moved the same way (nearest: a level is not interpolated).
         seal_q, faint_q = _levels(cv2.remap(query, maps, None, cv2.INTER_NEAREST, borderValue=255))
     if seal_s is not None or seal_q is not None:
@@ -894,16 +896,20 @@ def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     )
 
 
-def _has_levels(image: np.ndarray) -> bool:
-    """Whether the image has any faint-ink or seal level (one histogram, no full masks)."""
-    return cv2.countNonZero(cv2.LUT(image, _ANY_LEVEL)) > 0
+def _level_kinds(image: np.ndarray) -> str | None:
+    """ "seal" when the image has a seal region, "faint" when it has faint ink only, None
+    when neither (one table look-up and one pass for its maximum, no full masks)."""
+    most = cv2.minMaxLoc(cv2.LUT(image, _LEVEL_KINDS))[1]
+    return "seal" if most == 2 else "faint" if most == 1 else None
 
 
 _SEAL_LEVELS = np.zeros(256, np.uint8)
 _SEAL_LEVELS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 255
 _FAINT_LEVELS = np.zeros(256, np.uint8)
 _FAINT_LEVELS[[FAINT, SEAL_FAINT]] = 255
-_ANY_LEVEL = _SEAL_LEVELS | _FAINT_LEVELS
+_LEVEL_KINDS = np.zeros(256, np.uint8)
+_LEVEL_KINDS[[FAINT]] = 1
+_LEVEL_KINDS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 2
 
 
 def _without(ink: np.ndarray, region: np.ndarray, faint: np.ndarray) -> np.ndarray:
