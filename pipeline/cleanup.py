@@ -5,6 +5,11 @@ Measurements are made on a small working copy (about 1400 px on the long side); 
 full-resolution page is touched by at most one resize and one warp, so a 300-dpi A4 page
 costs a few tens of milliseconds. The affine `transform` maps original page pixels to the
 cleaned image, so word boxes read on the cleaned image can be mapped back.
+
+`cleanup` is `plan_cleanup` (every measurement and decision, on the working copy) then
+`finish_cleanup` (the full-resolution work): the page worker checks for a re-scan on file
+between the two (near.page_comparison works from the plan), so a page reused as a re-scan
+is never cleaned at full resolution.
 """
 
 from __future__ import annotations

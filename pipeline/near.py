@@ -351,10 +351,10 @@ def page_comparison(plan: CleanupPlan) -> tuple[np.ndarray, np.ndarray]:
     Only the part of the page the comparison image shows is cleaned, at about its scale:
     warped once from the original pixels (the cleanup's crop, turn, deskew and scale, then
     the text box found on the working copy, with a wide margin), denoised and binarized as
-    the cleanup would. comparison_with_seals then finds the exact text box on that binary
-    page, as on a cleaned one (the working copy is too coarse for it: a thin table rule
-    breaks into letter-sized pieces there). A re-scan found on file is thus never cleaned
-    at full resolution (~60 ms of a 300-dpi page)."""
+    the cleanup would. The exact text box is then found on that binary region as on a
+    whole cleaned page (_text_box with the page's size: the working copy is too coarse for
+    it, a thin table rule breaks into letter-sized pieces there). A re-scan found on file
+    is thus never cleaned at full resolution (~60 ms of a 300-dpi page)."""
     if not plan.enabled or plan.small is None or plan.small_to_original is None:
         return comparison_with_seals(plan.gray, plan.original, np.eye(2, 3))
     to_clean, _, _, (cw, ch) = plan.geometry()
