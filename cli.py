@@ -492,11 +492,24 @@ def report(
     help="A folder of re-scans (NAME_rescanN.ext re-scans NAME.*) to measure near reuse.",
 )
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), help="Worker processes.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="Run the whole measurement this many times, each in a fresh store; medians "
+    "are taken over every run's documents.",
+)
 @json_option
 @click.pass_context
 @handles_errors
 def bench(
-    ctx: click.Context, path: Path, rescans: Path | None, jobs: int | None, as_json: bool
+    ctx: click.Context,
+    path: Path,
+    rescans: Path | None,
+    jobs: int | None,
+    repeat: int,
+    as_json: bool,
 ) -> None:
     """Measure on your own files: fresh processing vs resubmission (exact reuse) vs
     re-scans (near reuse), in a temporary store; per-document medians and ratios."""
@@ -505,7 +518,7 @@ def bench(
 
     cfg = config_of(ctx, jobs=jobs)
     check_languages(cfg.lang, cfg.tesseract_cmd)
-    result = run_bench(path, cfg, rescans)
+    result = run_bench(path, cfg, rescans, repeat)
     if as_json:
         emit_json(result)
         return
@@ -1039,7 +1052,8 @@ def print_bench(result: dict[str, Any]) -> None:
         shown = f"{median:.4f} s" if median is not None else "-"
         click.echo(f"  {name:<22} {phase['documents']:>4} docs  median {shown}/doc{ratio}")
 
-    click.echo(f"dossier bench on {result['path']}")
+    runs = f" ({result['repeat']} runs, medians over all of them)" if "repeat" in result else ""
+    click.echo(f"dossier bench on {result['path']}{runs}")
     line("fresh processing", result["fresh"])
     line("resubmission (exact)", result["exact"], result.get("exact_speedup"))
     line("re-scans (near)", result.get("near"), result.get("near_speedup"))
@@ -1050,6 +1064,9 @@ def print_bench(result: dict[str, Any]) -> None:
             f"  re-scans: {result['rescans']}, recall {result['rescan_recall']}, "
             f"false reuses {result['false_reuses']}"
         )
+    for number, run in enumerate(result.get("runs", []), start=1):
+        near = f", near {run['near_speedup']}x" if run.get("near_speedup") else ""
+        click.echo(f"  run {number}: exact {run['exact_speedup']}x{near}")
 
 
 if __name__ == "__main__":

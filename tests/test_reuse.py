@@ -1,6 +1,6 @@
 """Reuse end to end through the CLI, on a real catalog: exact reuse across dossiers,
 identity links (and attempts to fool them), the tamper-evident log, procedures, what a
-citizen has on file, the report and bad input."""
+citizen has on file, the report, `dossier bench` and bad input."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import json
 import sqlite3
 from pathlib import Path
 
+import cv2
 import pytest
 
 from pipeline.errors import ExitCode
 from tests.conftest import json_lines, write_text_pdf
+from tests.reuse_fixtures import impostors, paper, render, rescan
 
 CITIZEN = "001090012345"  # invented: Hà Nội (001), male born 1990 (0, 90)
 OTHER = "079195054321"  # invented: TP. Hồ Chí Minh (079), female born 1995
@@ -236,3 +238,35 @@ def test_report_with_no_data_and_bad_dates(cli):
     assert empty.exit_code == 0 and "No documents were processed" in empty.stderr
     bad = cli("report", "--since", "yesterday")
     assert bad.exit_code == ExitCode.usage and "yesterday" in bad.output
+
+
+@pytest.mark.slow
+def test_bench_measures_reuse_in_a_temporary_store(cli, store, tmp_path):
+    """GIVEN a folder with one ID card and a folder of "re-scans": a light re-scan of it
+    and a card differing in one ID digit named as the re-scan of a file that is not there
+    WHEN `dossier bench --repeat 2` runs THEN each run counts one fresh, one exact and one
+    near document, the impostor is not reused (recall 1 of 2, no false reuse), the
+    figures of both runs are given, and the user's own store is not touched."""
+    spec = paper("cccd", 3)
+    papers, rescans = tmp_path / "papers", tmp_path / "rescans"
+    papers.mkdir()
+    rescans.mkdir()
+    cv2.imwrite(str(papers / "card.png"), rescan(render(spec), "clean", 3))
+    cv2.imwrite(str(rescans / "card_rescan1.png"), rescan(render(spec), "light", 3))
+    digit = impostors(spec, 3)["id_last_digit"]
+    cv2.imwrite(str(rescans / "other_rescan1.png"), rescan(render(digit), "clean", 3))
+
+    args = ("bench", str(papers), "--rescans", str(rescans), "--jobs", "1", "--repeat", "2")
+    result = cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    out = json_lines(result.output)[0]
+    assert (out["fresh"]["documents"], out["exact"]["documents"]) == (1, 1)
+    assert out["near"]["documents"] == 1
+    assert (out["rescans"], out["rescan_recall"], out["false_reuses"]) == (2, 0.5, 0)
+    assert out["repeat"] == 2 and len(out["runs"]) == 2
+    assert all(run["near_speedup"] and run["exact_speedup"] for run in out["runs"])
+    assert not store.exists()
+
+    text = cli("bench", str(papers), "--jobs", "1").output
+    assert "resubmission (exact)" in text and "runs" not in text
+    assert cli("bench", str(papers), "--repeat", "0").exit_code == 2
