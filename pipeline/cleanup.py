@@ -57,9 +57,6 @@ class CleanPage:
     metrics: CleanupMetrics
     transform: np.ndarray  # 2x3 affine: original page pixel -> cleaned image pixel
     dpi: int  # effective resolution of the cleaned image (Tesseract --dpi)
-    # The page as loaded, in gray (seals not lightened), in original pixels: the comparison
-    # image reads how dark the ink was from it, without a second colour conversion.
-    gray: np.ndarray | None = None
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -184,10 +181,15 @@ def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
     """Downscale by the smallest integer factor that brings the long side to <= `side`
     (OpenCV's integer-factor area resize is ~5x faster than an arbitrary factor)."""
     k = max(1, int(np.ceil(max(gray.shape) / side)))
-    if k == 1:
-        return gray
-    h, w = (max(k, n - n % k) for n in gray.shape)
-    return cv2.resize(gray[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    return gray if k == 1 else shrink_by(gray, k)
+
+
+def shrink_by(image: np.ndarray, k: int) -> np.ndarray:
+    """`image` shrunk by the integer factor k, by area, cut to whole k x k cells first (the
+    last few rows and columns): OpenCV's exact-factor path, ~5x faster than an arbitrary
+    factor. Pixel (i, j) covers pixels k*i .. k*i + k - 1."""
+    h, w = (max(k, n - n % k) for n in image.shape[:2])
+    return cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
 
 # --- measurements on the working copy -------------------------------------------------
@@ -572,15 +574,8 @@ def remove_leaders(binary: np.ndarray, char_px: float) -> int:
     Dots are found on a half-size copy when the text is large enough for a dot to stay a
     few pixels wide there (4x fewer pixels to label: ~40 ms for an A4 page)."""
     k = 2 if char_px >= 20 else 1
-    h0, w0 = binary.shape
     # Even sizes only: an exact factor of 2 takes OpenCV's fast path (20 -> 2 ms a page).
-    small = (
-        binary
-        if k == 1
-        else cv2.resize(
-            binary[: h0 - h0 % k, : w0 - w0 % k], (w0 // k, h0 // k), interpolation=cv2.INTER_AREA
-        )
-    )
+    small = binary if k == 1 else shrink_by(binary, k)
     ink = cv2.threshold(small, 159, 1, cv2.THRESH_BINARY_INV)[1]  # 1 where small < 160
     _, _, stats, centroids = components(ink)
     char_px /= k
@@ -662,6 +657,21 @@ class CleanupPlan:
             warp = r @ np.diag([s, s, 1.0])
             m = warp @ m
         return m, resized, warp, (pw, ph)
+
+    def warp(
+        self, page: np.ndarray, matrix: np.ndarray, size: tuple[int, int], cubic: bool
+    ) -> np.ndarray:
+        """`page` warped by the 3x3 `matrix` to `size` as the cleanup warps: paper outside
+        it, or its edge repeated on a noisy page (which will be normalized, not thresholded,
+        so no paper edge may be drawn); cubic for an upscale, so small text keeps its shape."""
+        return cv2.warpAffine(
+            page,
+            _affine(matrix),
+            size,
+            flags=cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE if self.noisy else cv2.BORDER_CONSTANT,
+            borderValue=255,
+        )
 
 
 def binarize_page(page: np.ndarray, noisy: bool, uneven: bool) -> tuple[np.ndarray, str]:
@@ -782,19 +792,14 @@ def finish_cleanup(plan: CleanupPlan) -> CleanPage:
     binarize, clear edge blobs and dotted leaders."""
     metrics = plan.metrics
     if not plan.enabled:
-        return CleanPage(plan.gray, metrics, np.eye(2, 3), plan.dpi, plan.original)
+        return CleanPage(plan.gray, metrics, np.eye(2, 3), plan.dpi)
     top, bottom, left, right = plan.crop
     m, resized, warp, size = plan.geometry()
     page = plan.gray[top:bottom, left:right]
     if resized is not None:
         page = cv2.resize(page, resized, interpolation=cv2.INTER_AREA)
     if warp is not None:
-        # Cubic for an upscale, so small text keeps its shape.
-        flags = cv2.INTER_CUBIC if plan.scale > 1.0 else cv2.INTER_LINEAR
-        border = cv2.BORDER_REPLICATE if plan.noisy else cv2.BORDER_CONSTANT
-        page = cv2.warpAffine(
-            page, _affine(warp), size, flags=flags, borderMode=border, borderValue=255
-        )
+        page = plan.warp(page, warp, size, cubic=plan.scale > 1.0)
     if plan.median:
         page = cv2.medianBlur(page, plan.median)
     binary, metrics.binarization = binarize_page(page, plan.noisy, plan.uneven)
@@ -802,4 +807,4 @@ def finish_cleanup(plan: CleanupPlan) -> CleanPage:
         metrics.border_removed = True
     if metrics.x_height is not None:
         remove_leaders(binary, metrics.x_height * plan.scale)
-    return CleanPage(binary, metrics, _affine(m), plan.dpi, plan.original)
+    return CleanPage(binary, metrics, _affine(m), plan.dpi)

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.cleanup import CleanupPlan, binarize_page, quantiles, to_gray
+from pipeline.cleanup import CleanupPlan, binarize_page, quantiles, shrink_by, to_gray
 from pipeline.cleanup import components as _components
 
 log = logging.getLogger(__name__)
@@ -154,10 +154,11 @@ def _small_ink(
     k = max(1, round((page_side or max(ink.shape)) / side))
     if k == 1:
         return ink, 1
-    h, w = ink.shape[0] // k, ink.shape[1] // k
     if whole_cells:
-        ink = ink[: h * k, : w * k]
-    small = cv2.resize(ink, (w, h), interpolation=cv2.INTER_AREA)
+        small = shrink_by(ink, k)
+    else:
+        size = (ink.shape[1] // k, ink.shape[0] // k)
+        small = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
     return cv2.threshold(small, 64, 255, cv2.THRESH_BINARY)[1], k
 
 
@@ -366,8 +367,7 @@ def page_comparison(plan: CleanupPlan) -> tuple[np.ndarray, np.ndarray]:
     view = cv2.warpAffine(
         plan.small, small_to_clean[:2], size, flags=cv2.INTER_LINEAR, borderValue=255
     )
-    _, small_ink = cv2.threshold(view, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    box = _letters_box(small_ink)
+    box = _letters_box(_ink(view))
     x0, y0, x1, y1 = 0.0, 0.0, float(cw), float(ch)
     if box is not None:
         x0, y0, x1, y1 = (v / g for v in box)
@@ -411,18 +411,9 @@ def _warp_to(
     matrix = matrix @ np.array([[1, 0, left], [0, 1, top], [0, 0, 1]], np.float64)
     k = int(1.0 / max(abs(np.linalg.det(matrix[:2, :2])) ** 0.5, 1e-6))
     if k >= 2:
-        h, w = (max(k, n - n % k) for n in page.shape)
-        page = cv2.resize(page[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
+        page = shrink_by(page, k)
         matrix = matrix @ np.array([[k, 0, (k - 1) / 2], [0, k, (k - 1) / 2], [0, 0, 1]])
-    upscale = abs(np.linalg.det(matrix[:2, :2])) > 1.1
-    return cv2.warpAffine(
-        page,
-        np.ascontiguousarray(matrix[:2]),
-        size,
-        flags=cv2.INTER_CUBIC if upscale else cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE if plan.noisy else cv2.BORDER_CONSTANT,
-        borderValue=255,
-    )
+    return plan.warp(page, matrix, size, cubic=abs(np.linalg.det(matrix[:2, :2])) > 1.1)
 
 
 # Stored comparison images: the raw levels, zstd level 3, behind a small header. Measured
@@ -516,7 +507,7 @@ class StoredPage:
 
     def keep_structure(self, char: float, zones: np.ndarray) -> None:
         """Take `structure`'s letter height and text zones as stored at ingest."""
-        binary = cv2.threshold(self.half, 96, 255, cv2.THRESH_BINARY)[1]
+        binary = _half_binary(self.half)
         self.__dict__["structure"] = (_frozen(binary), float(char), _frozen(zones))
 
     @cached_property
@@ -569,7 +560,7 @@ class StoredPage:
     def structure(self) -> tuple[np.ndarray, float, np.ndarray]:
         """(half-size ink thresholded, letter height, text zones): one labelling serves
         both the letter height and the zones."""
-        binary = cv2.threshold(self.half, 96, 255, cv2.THRESH_BINARY)[1]
+        binary = _half_binary(self.half)
         components = _components(binary)
         char = _char_height(binary, components)
         return _frozen(binary), char, _frozen(_text_zones(binary, char, components))
@@ -610,8 +601,13 @@ def _global_align(half_q: np.ndarray, stored: StoredPage) -> tuple[np.ndarray | 
 def _half(ink: np.ndarray) -> np.ndarray:
     """`ink` at half size by area (exact 2x2 means: OpenCV's fast path; an odd last row
     or column, paper margin, is dropped). Half pixel (i, j) covers full pixels 2i, 2i+1."""
-    h, w = ink.shape
-    return cv2.resize(ink[: h - h % 2, : w - w % 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return shrink_by(ink, 2)
+
+
+def _half_binary(half: np.ndarray) -> np.ndarray:
+    """A half-size ink copy as plain ink (255 where at least two of the four pixels were
+    ink): what the page's structure (letter height, text zones, rules) is found on."""
+    return cv2.threshold(half, 96, 255, cv2.THRESH_BINARY)[1]
 
 
 def _peak(response: np.ndarray) -> tuple[float, float]:
@@ -830,7 +826,7 @@ def confirm(
         if faint_s is not None:
             dark_s = _without(ink_s, region, faint_s)
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
-    half_q = cv2.threshold(_half(ink_q), 96, 255, cv2.THRESH_BINARY)[1]
+    half_q = _half_binary(_half(ink_q))
     half_s, char, zones_s = page.structure
     zones = cv2.bitwise_or(zones_s, _text_zones(half_q, char))
     # Table rules and underlines are not text: now that zones reach up to the rule above
@@ -908,8 +904,8 @@ _SEAL_LEVELS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 255
 _FAINT_LEVELS = np.zeros(256, np.uint8)
 _FAINT_LEVELS[[FAINT, SEAL_FAINT]] = 255
 _LEVEL_KINDS = np.zeros(256, np.uint8)
-_LEVEL_KINDS[[FAINT]] = 1
-_LEVEL_KINDS[[SEAL_INK, SEAL_FAINT, SEAL_PAPER]] = 2
+_LEVEL_KINDS[_FAINT_LEVELS > 0] = 1
+_LEVEL_KINDS[_SEAL_LEVELS > 0] = 2  # a seal level wins (SEAL_FAINT is both)
 
 
 def _without(ink: np.ndarray, region: np.ndarray, faint: np.ndarray) -> np.ndarray:

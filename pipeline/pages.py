@@ -205,7 +205,6 @@ def _ocr_page(task: PageTask, cfg: Config, source: pdf.PdfSource | None) -> Page
     started = time.perf_counter()
     clean = finish_cleanup(plan)
     del plan
-    clean.gray = None
     timings["cleanup"] += time.perf_counter() - started
 
     started = time.perf_counter()
