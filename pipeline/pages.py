@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ocr import images, pdf, tesseract
-from pipeline import near
+from pipeline import memory, near
 from pipeline.cleanup import finish_cleanup, plan_cleanup
 from pipeline.config import Config
 from pipeline.errors import BadInputError
@@ -68,9 +68,11 @@ def worker_name() -> str:
 
 def init_worker() -> None:
     """Process-pool initializer: one core per worker, for Tesseract and for OpenCV (whose
-    own threads would compete with the other workers' Tesseract)."""
+    own threads would compete with the other workers' Tesseract); freed page images kept
+    for the next page (pipeline.memory)."""
     tesseract.limit_threads()
     cv2.setNumThreads(1)
+    memory.keep_freed_memory()
 
 
 def count_pages(source: SourceFile, cfg: Config) -> int:
