@@ -516,13 +516,9 @@ class StoredPage:
         return _frozen(_ink_mask(self.image))
 
     @cached_property
-    def levels(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(seal-region mask, faint-ink mask), as _levels gives them."""
-        seal, faint = _levels(self.image)
-        return (
-            None if seal is None else _frozen(seal),
-            None if faint is None else _frozen(faint),
-        )
+    def seal_box(self) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) around the page's seal regions, None without one."""
+        return _seal_box(self.image)
 
     @cached_property
     def half(self) -> np.ndarray:
@@ -795,7 +791,6 @@ def confirm(
         return refuse("the text blocks have different shapes")
     # The levels (faint ink, seal regions) are read once, then both pages are plain ink on
     # paper again: interpolating a faint level would thin the query's strokes.
-    seal_s, faint_s = page.levels
     levels_q = _level_kinds(query)
     ink_s, ink_q = page.ink, _ink_mask(query)
     half_q = _half(ink_q)
@@ -810,21 +805,7 @@ def confirm(
     ink_q = cv2.threshold(moved, 127, 255, cv2.THRESH_BINARY)[1]
     # Inside a seal region of either page, faint ink is left out of both; the rest of
     # the ink, the text under a seal included, must be matched as everywhere.
-    dark_s, dark_q = ink_s, ink_q
-    seal_q = faint_q = None
-    # Faint ink matters only inside a seal region: without one on either page the query's
-    # levels are not needed (a remap only moves levels, so it makes no seal appear).
-    if levels_q == "seal" or (levels_q == "faint" and seal_s is not None):
-        # The query's levels moved the same way (nearest: a level is not interpolated).
-        seal_q, faint_q = _levels(cv2.remap(query, maps, None, cv2.INTER_NEAREST, borderValue=255))
-    if seal_s is not None or seal_q is not None:
-        region = np.zeros((h, w), np.uint8) if seal_s is None else seal_s
-        if seal_q is not None:
-            region = cv2.bitwise_or(region, seal_q)
-        if faint_q is not None:
-            dark_q = _without(ink_q, region, faint_q)
-        if faint_s is not None:
-            dark_s = _without(ink_s, region, faint_s)
+    dark_s, dark_q = _without_faint_in_seals(query, levels_q, page, ink_q, maps, warp, shifts)
     # Structure on half-size copies: four times cheaper, and letters are still ~12 px.
     half_q = _half_binary(_half(ink_q))
     half_s, char, zones_s = page.structure
@@ -881,14 +862,83 @@ def confirm(
     return Confirmation(True, score, reason, 0, ecc, _since(started))
 
 
-def _levels(image: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(seal-region mask, faint-ink mask) of a comparison image, 255 where set; None
-    where the image has none (images stored before levels were kept have neither)."""
-    # One table look-up per mask instead of five full-page comparisons and copies.
-    seal, faint = cv2.LUT(image, _SEAL_LEVELS), cv2.LUT(image, _FAINT_LEVELS)
+def _without_faint_in_seals(
+    query: np.ndarray,
+    levels_q: str | None,
+    page: StoredPage,
+    ink_q: np.ndarray,
+    maps: np.ndarray,
+    warp: np.ndarray,
+    shifts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(stored ink, aligned query ink), each without its faint ink inside the seal regions
+    of either page (the query's levels moved by `maps`, nearest: a level is not
+    interpolated). Only the box around those regions is worked on: nothing changes
+    outside it, and a seal is a small part of a page."""
+    ink_s = page.ink
+    boxes = [page.seal_box] if page.seal_box is not None else []
+    # Faint ink matters only inside a seal region: without one on either page the query's
+    # levels are not needed (a remap only moves levels, so it makes no seal appear).
+    if levels_q == "seal":
+        box_q = _seal_box(query)
+        if box_q is not None:
+            boxes.append(_reach_in_stored(box_q, warp, shifts, ink_s.shape))
+    if not boxes:
+        return ink_s, ink_q
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    if x1 <= x0 or y1 <= y0:
+        return ink_s, ink_q
+    part = np.s_[y0:y1, x0:x1]
+    # A remapped pixel depends on its own map entry only: this is the whole-page remap's
+    # box, pixel for pixel.
+    moved = None
+    if levels_q is not None:
+        moved = cv2.remap(query, maps[part], None, cv2.INTER_NEAREST, borderValue=255)
+    stored = page.image[part]
+    region = cv2.LUT(stored, _SEAL_LEVELS)
+    if moved is not None:
+        region = cv2.bitwise_or(region, cv2.LUT(moved, _SEAL_LEVELS))
+    dark_s, dark_q = ink_s, ink_q
+    if moved is not None:
+        dark_q = ink_q.copy()
+        dark_q[part] = _without(ink_q[part], region, cv2.LUT(moved, _FAINT_LEVELS))
+    faint_s = cv2.LUT(stored, _FAINT_LEVELS)
+    if cv2.countNonZero(faint_s):
+        dark_s = ink_s.copy()
+        dark_s[part] = _without(ink_s[part], region, faint_s)
+    return dark_s, dark_q
+
+
+def _seal_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around the seal levels of a comparison image, None without any."""
+    x, y, w, h = cv2.boundingRect(cv2.LUT(image, _SEAL_LEVELS))
+    return (x, y, x + w, y + h) if w and h else None
+
+
+def _reach_in_stored(
+    box: tuple[int, int, int, int], warp: np.ndarray, shifts: np.ndarray, shape: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The stored pixels whose alignment map can land in `box` (query pixels): the map is
+    warp(p + s) with s between the tile shifts, enlarged from half size (a pixel and a
+    half more) and rounded to the nearest pixel, so `box` is grown by the farthest that
+    moves a point, and taken back through the warp."""
+    a = warp[:, :2]
+    most = float(np.abs(shifts).max()) + 3.0
+    grow = np.abs(a).sum(axis=1) * most + 2.0  # per query axis
+    x0, y0, x1, y1 = box
+    corners = np.array(
+        [[x0 - grow[0], y0 - grow[1]], [x1 + grow[0], y0 - grow[1]],
+         [x0 - grow[0], y1 + grow[1]], [x1 + grow[0], y1 + grow[1]]]
+    )  # fmt: skip
+    inverse = cv2.invertAffineTransform(warp)
+    back = corners @ inverse[:, :2].T + inverse[:, 2]
+    h, w = shape
     return (
-        seal if cv2.countNonZero(seal) else None,
-        faint if cv2.countNonZero(faint) else None,
+        max(0, int(np.floor(back[:, 0].min())) - 1),
+        max(0, int(np.floor(back[:, 1].min())) - 1),
+        min(w, int(np.ceil(back[:, 0].max())) + 2),
+        min(h, int(np.ceil(back[:, 1].max())) + 2),
     )
 
 

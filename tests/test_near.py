@@ -348,6 +348,39 @@ def test_seal_ink_is_not_compared_but_the_text_under_it_is():
             assert not result.same, f"{name} was reused: {result.reason}"
 
 
+def test_seal_levels_are_worked_on_around_the_seals_only():
+    """GIVEN a stored birth certificate with its seal and re-scans whose seals come out
+    otherwise (light, stamp, turned) WHEN faint ink inside the seals is left out, on the
+    box around the seal regions only THEN both inks are pixel for pixel those of the
+    whole-page computation (every pixel's levels remapped, masks over the whole page)."""
+    from pipeline import near
+
+    def whole_page(query, page, ink_q, maps):
+        seal_s, faint_s = (cv2.LUT(page.image, t) for t in (near._SEAL_LEVELS, near._FAINT_LEVELS))
+        moved = cv2.remap(query, maps, None, cv2.INTER_NEAREST, borderValue=255)
+        seal_q, faint_q = (cv2.LUT(moved, t) for t in (near._SEAL_LEVELS, near._FAINT_LEVELS))
+        region = cv2.bitwise_or(seal_s, seal_q)
+        return near._without(page.ink, region, faint_s), near._without(ink_q, region, faint_q)
+
+    page = near.StoredPage(stored("birth_certificate", 1))
+    assert page.seal_box is not None
+    spec = paper("birth_certificate", 1)
+    for kind in ("light", "stamp", "rot90"):
+        query = prepare(rescan(render(spec), kind, 3))
+        levels_q = near._level_kinds(query)
+        assert levels_q == "seal", kind
+        ink_q = near._ink_mask(query)
+        half_q = near._half(ink_q)
+        warp, _ = near._global_align(half_q, page)
+        shifts = near._local_shifts(half_q, page, warp)
+        maps = near._alignment_maps(warp, shifts, (page.image.shape[1], page.image.shape[0]))
+        moved = cv2.threshold(cv2.remap(ink_q, maps, None, cv2.INTER_LINEAR), 127, 255, 0)[1]
+        got = near._without_faint_in_seals(query, levels_q, page, moved, maps, warp, shifts)
+        want = whole_page(query, page, moved, maps)
+        for g, x in zip(got, want, strict=True):
+            assert np.array_equal(g, x), kind
+
+
 def test_differences_are_placed_on_the_page():
     """GIVEN two ink masks that agree except for blobs in two distant places (one only in
     each page) WHEN their differences are found THEN each blob comes back where it is on
