@@ -61,6 +61,10 @@ MIN_BLOB = 0.003
 # bench/near_bench.py: 0.012 keeps a one-digit change of a house number or a birth year
 # refused (at 0.02 one got through); a 2-px TOLERANCE let them through at any size.
 LOOSE_MIN_BLOB = 0.012
+# Specks within this share of a letter's height of each other count as one difference
+# (_as_letters): one changed digit of a house number left five specks of 4-6 pixels,
+# each under LOOSE_MIN_BLOB, on a re-scan whose crop moved by a few pixels.
+CLUSTER_REACH = 0.5
 ZONE_UP = 0.6  # of a letter's height: text zones reach this far above the line (marks)
 RULE_LENGTH = 4.0  # letters: a straight run of ink this long is a rule, not text
 MIN_TEXT = 0.3  # share of the stored page's ink that must lie in compared text lines
@@ -760,6 +764,38 @@ def _differences(
     return diff, blobs
 
 
+def _as_letters(
+    blobs: list[tuple[int, int, int, int, int]], reach: float
+) -> list[tuple[int, int, int, int, int]]:
+    """The blobs grouped as one changed letter leaves them: several specks a few pixels
+    apart (a 6 turned 8 differs only where strokes were added), each too small alone.
+    Blobs whose boxes lie within `reach` of each other become one (x, y, w, h, area) with
+    their summed area; a lone blob stays as it is."""
+    if len(blobs) < 2:
+        return blobs
+    b = np.asarray(blobs, np.float64)
+    x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    gap_x = np.maximum(0, np.maximum(x0[:, None], x0[None]) - np.minimum(x1[:, None], x1[None]))
+    gap_y = np.maximum(0, np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None]))
+    near = (gap_x <= reach) & (gap_y <= reach)
+    group = np.arange(len(blobs))
+    for _ in range(len(blobs)):  # the smallest index of each connected group
+        joined = np.where(near, group[None, :], len(blobs)).min(axis=1)
+        if np.array_equal(joined, group):
+            break
+        group = joined
+    out = []
+    for g in np.unique(group):
+        members = b[group == g]
+        left, top = members[:, 0].min(), members[:, 1].min()
+        right = (members[:, 0] + members[:, 2]).max()
+        bottom = (members[:, 1] + members[:, 3]).max()
+        out.append(
+            (int(left), int(top), int(right - left), int(bottom - top), int(members[:, 4].sum()))
+        )
+    return out
+
+
 def _field_mask(fields: Sequence[FieldBox], shape: tuple[int, int]) -> np.ndarray:
     """255 on the key-field boxes, grown by a third of their height (tone marks above,
     a little misplacement of the box)."""
@@ -836,7 +872,12 @@ def confirm(
     blocking = (
         found
         if not fields
-        else in_fields + [b for b in found if b[4] >= least and b not in in_fields]
+        else in_fields
+        + [
+            b
+            for b in _as_letters(found, CLUSTER_REACH * 2 * char)
+            if b[4] >= least and b not in in_fields
+        ]
     )
     if blocking:
         return refuse(

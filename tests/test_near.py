@@ -412,6 +412,25 @@ def test_differences_are_placed_on_the_page():
     assert _differences(ink, ink.copy(), 25.0, where)[1] == []
 
 
+def test_specks_of_one_changed_letter_count_as_one_difference():
+    """GIVEN the specks one changed house-number digit left on a re-scan (measured by
+    near_bench: five of 4-6 pixels, each under the size forgiven outside key fields) and
+    two specks far apart WHEN they are grouped as letters THEN the digit's specks make
+    one difference with their summed area, big enough to refuse, and the far ones stay
+    apart and small."""
+    from pipeline.near import CLUSTER_REACH, LOOSE_MIN_BLOB, _as_letters
+
+    char = 28.0  # letter height, comparison pixels
+    least = LOOSE_MIN_BLOB * char * char
+    digit = [(469, 660, 2, 2, 4), (481, 665, 2, 2, 4), (468, 676, 2, 2, 4)]
+    apart = [(100, 100, 2, 2, 4), (900, 1500, 3, 2, 6)]
+    assert all(b[4] < least for b in digit + apart)
+    grouped = _as_letters(digit + apart, CLUSTER_REACH * char)
+    assert sorted(grouped) == sorted([(468, 660, 15, 18, 12), *apart])
+    assert [b for b in grouped if b[4] >= least] == [(468, 660, 15, 18, 12)]
+    assert _as_letters(apart[:1], CLUSTER_REACH * char) == apart[:1]
+
+
 def test_comparison_from_the_plan_agrees_with_the_cleaned_page():
     """GIVEN a re-scanned page WHEN its comparison image is made from the cleanup plan
     (no full-resolution cleanup) and, as before, from the cleaned page THEN both show the
