@@ -120,13 +120,17 @@ class PdfSource:
         return TextLayer(words=words, chars=chars, good_ratio=(good / chars) if chars else 0.0)
 
     def rasterize(self, index: int, dpi: int, max_pixels: int) -> tuple[np.ndarray, int]:
-        """BGR pixels of the page; the resolution is lowered for absurdly large pages."""
+        """BGR pixels of the page (gray for a gray scan stored as one JPEG); the resolution
+        is lowered for absurdly large pages."""
         import pypdfium2 as pdfium  # loaded by __init__ already
 
         width_pt, height_pt = self.page_size_points(index)
         pixels = (width_pt * dpi / 72.0) * (height_pt * dpi / 72.0)
         if pixels > max_pixels:
             dpi = max(int(dpi * (max_pixels / pixels) ** 0.5), 36)
+        scan = self.embedded_scan(index, dpi)
+        if scan is not None:
+            return scan, dpi
         page = self._pdfium[index]
         try:
             bitmap = page.render(scale=dpi / 72.0, grayscale=False)
@@ -138,6 +142,68 @@ class PdfSource:
         if array.ndim == 3 and array.shape[2] == 4:
             array = array[:, :, :3]
         return np.ascontiguousarray(array), dpi
+
+    def embedded_scan(self, index: int, dpi: int) -> np.ndarray | None:
+        """The page's scan decoded from the JPEG stored in the PDF, when the page is
+        nothing else: one upright 8-bit gray or RGB JPEG without mask or decode array,
+        covering the page exactly, at `dpi` (what scanners write). Those are the pixels
+        rendering would draw, without drawing them (~44 ms a 300-dpi page against ~18 ms
+        to decode) and without widening a gray scan to three channels. None for any other
+        page, which is rendered."""
+        import pypdfium2.raw as pdfium_c
+        from pdfminer.pdftypes import PDFStream, resolve1
+
+        page = self._pdfium[index]
+        try:
+            objects = list(page.get_objects(max_depth=1))
+            if page.get_rotation() or len(objects) != 1:
+                return None
+            image = objects[0]
+            if image.type != pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                return None
+            a, b, c, d, e, f = image.get_matrix().get()
+            width_pt, height_pt = page.get_size()
+        finally:
+            page.close()
+        if b or c or abs(e) > 0.5 or abs(f) > 0.5:  # turned, flipped or moved
+            return None
+        if abs(a - width_pt) > 0.5 or abs(d - height_pt) > 0.5:  # not the whole page
+            return None
+        resources = resolve1(self._plumber.pages[index].page_obj.resources) or {}
+        streams = [resolve1(x) for x in (resolve1(resources.get("XObject")) or {}).values()]
+        if len(streams) != 1 or not isinstance(streams[0], PDFStream):
+            return None
+        attrs = streams[0].attrs
+        plain = not any(k in attrs for k in ("SMask", "Mask", "Decode", "ImageMask"))
+        filters = resolve1(attrs.get("Filter"))
+        space = resolve1(attrs.get("ColorSpace"))
+        name = getattr(space, "name", None)
+        if (
+            not plain
+            or getattr(filters, "name", None) != "DCTDecode"
+            or attrs.get("BitsPerComponent") != 8
+        ):
+            return None
+        if name not in ("DeviceGray", "DeviceRGB"):
+            return None
+        width, height = attrs.get("Width"), attrs.get("Height")
+        if not isinstance(width, int) or not isinstance(height, int):
+            return None
+        # At the resolution asked for (a 600-dpi scan is still rendered down to it).
+        if (
+            abs(width * 72.0 / width_pt - dpi) > 0.01 * dpi
+            or abs(height * 72.0 / height_pt - dpi) > 0.01 * dpi
+        ):
+            return None
+        import cv2
+
+        pixels = cv2.imdecode(
+            np.frombuffer(streams[0].get_rawdata(), np.uint8), cv2.IMREAD_UNCHANGED
+        )
+        want = (height, width) if name == "DeviceGray" else (height, width, 3)
+        if pixels is None or pixels.dtype != np.uint8 or pixels.shape != want:
+            return None  # a JPEG that does not decode as declared: pdfium judges it
+        return pixels
 
 
 def _lines_to_words(raw: list[dict], scale: float) -> list[Word]:

@@ -124,7 +124,7 @@ def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> Page
     read_seconds = time.perf_counter() - started
     started = time.perf_counter()
     small, _ = source.rasterize(_at(task), PHASH_DPI, cfg.max_pixels)
-    phash = near.page_hash(near.comparison_image(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)))
+    phash = near.page_hash(near.comparison_image(near.to_gray(small)))
     page = Page(
         index=task.index,
         width=round(width_pt * cfg.dpi / 72),
