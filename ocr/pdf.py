@@ -1,5 +1,6 @@
 """Read PDF pages: the text layer through pdfplumber (words with boxes, never OCRed when
-usable) and rasterizing through pdfium for pages that must be OCRed.
+usable) and, for pages that must be OCRed, the scan itself: decoded from its JPEG when the
+page is nothing but that (what scanners write), rasterized through pdfium otherwise.
 
 Coordinates are returned in pixels at the requested resolution, so text-layer words and
 OCR words share one coordinate system ("page pixels").
