@@ -3,7 +3,7 @@
 A page's images (a 300-dpi page is 9-26 MB, its masks and maps as much again) are
 allocated and freed over and over. By default glibc serves such large blocks with mmap
 and returns them on free, so every page faults them in again, page by page, and the
-kernel zeroes each one: measured 15-27% of a re-scan page's CPU (the near check, 13
+kernel zeroes each one: measured 11-27% of a re-scan page's CPU (the near check, 13
 pages, five alternating runs). Kept on the worker's heap, the next page reuses them.
 """
 
