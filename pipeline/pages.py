@@ -23,7 +23,7 @@ from PIL import Image
 
 from ocr import images, pdf, tesseract
 from pipeline import memory, near
-from pipeline.cleanup import finish_cleanup, plan_cleanup
+from pipeline.cleanup import finish_cleanup, plan_cleanup, to_gray
 from pipeline.config import Config
 from pipeline.errors import BadInputError
 from pipeline.model import BBox, Page, SourceFile, Word
@@ -124,7 +124,7 @@ def _read_text_layer(source: pdf.PdfSource, task: PageTask, cfg: Config) -> Page
     read_seconds = time.perf_counter() - started
     started = time.perf_counter()
     small, _ = source.rasterize(_at(task), PHASH_DPI, cfg.max_pixels)
-    phash = near.page_hash(near.comparison_image(near.to_gray(small)))
+    phash = near.page_hash(near.comparison_image(to_gray(small)))
     page = Page(
         index=task.index,
         width=round(width_pt * cfg.dpi / 72),
